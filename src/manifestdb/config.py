@@ -1,0 +1,37 @@
+"""Server settings: one dataclass, filled from command-line flags or `MANIFESTDB_*` variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from manifestdb.manifest.types import AWS_LIMITS, Limits
+
+DEFAULT_ACCOUNT = "123456789012"
+DEFAULT_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a server process needs to know at start."""
+
+    host: str = "127.0.0.1"
+    port: int = 8777
+    data_dir: Path = Path("./data")
+    in_memory: bool = False
+    database_url: str | None = None  # overrides data_dir; sqlite:///... only for now
+    limits: Limits = AWS_LIMITS
+    s3_endpoint_url: str | None = None
+    local_buckets: Path | None = None  # read s3://B/K from LOCAL_BUCKETS/B/K instead of S3
+    job_delay: float = 0.0  # seconds the runner waits before applying a job (tests observe states)
+    runner: bool = True
+    log_level: str = "info"
+    max_body_bytes: int = 8 * 1024 * 1024  # a 5 MiB change is ~7 MB once base64-encoded
+    account: str = DEFAULT_ACCOUNT
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def sqlite_url(self) -> str:
+        """The SQLAlchemy URL of the embedded database under `data_dir`."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'manifestdb.sqlite3').resolve()}"

@@ -1,0 +1,1 @@
+"""Background jobs: the runner and what each kind of job does."""

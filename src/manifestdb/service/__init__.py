@@ -1,0 +1,44 @@
+"""The operations of the dataset service, as plain Python: no HTTP, no SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from manifestdb.service.context import Caller
+from manifestdb.service.datasets import DatasetOperations
+from manifestdb.service.projects import ProjectOperations
+from manifestdb.service.reports import ReportOperations
+
+OPERATIONS = {
+    "CreateProject": "create_project",
+    "DescribeProjects": "describe_projects",
+    "DeleteProject": "delete_project",
+    "CreateDataset": "create_dataset",
+    "DescribeDataset": "describe_dataset",
+    "DeleteDataset": "delete_dataset",
+    "UpdateDatasetEntries": "update_dataset_entries",
+    "ListDatasetEntries": "list_dataset_entries",
+    "ListDatasetLabels": "list_dataset_labels",
+    "DistributeDatasetEntries": "distribute_dataset_entries",
+}
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+class Service(ProjectOperations, DatasetOperations, ReportOperations):
+    """Every operation this server implements, dispatched by the model's operation name."""
+
+    def handler(self, operation: str) -> Callable[..., dict[str, Any]]:
+        method: Callable[..., dict[str, Any]] = getattr(self, OPERATIONS[operation])
+        return method
+
+    def call(self, operation: str, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+        """Run `operation` with params keyed by the model's member names."""
+        kwargs = {_snake(name): value for name, value in params.items()}
+        return self.handler(operation)(caller, **kwargs)
+
+
+__all__ = ["OPERATIONS", "Caller", "Service"]

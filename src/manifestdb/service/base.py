@@ -1,0 +1,84 @@
+"""What every operation module shares: the store, settings, clock and resource lookups."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from manifestdb.config import Settings
+from manifestdb.service.arns import parse_dataset_arn, parse_project_arn
+from manifestdb.service.context import Caller
+from manifestdb.service.errors import ResourceNotFoundException
+from manifestdb.service.pagination import TokenCodec
+from manifestdb.store import DatasetRecord, ProjectRecord, Store, Tx
+
+SUCCESS = "SUCCESS"
+CLIENT_ERROR = "CLIENT_ERROR"
+SERVICE_ERROR = "SERVICE_ERROR"
+
+STATUS_MESSAGES = {
+    "CREATE_IN_PROGRESS": "The dataset is being created.",
+    "CREATE_COMPLETE": "The dataset was successfully created.",
+    "UPDATE_IN_PROGRESS": "The dataset is being updated.",
+    "UPDATE_COMPLETE": "The dataset was successfully updated.",
+    "DELETE_IN_PROGRESS": "The dataset is being deleted.",
+}
+BUSY = frozenset({"CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS"})
+
+
+class ServiceBase:
+    """State and helpers of the operations; subclasses add the operations themselves."""
+
+    def __init__(
+        self, store: Store, settings: Settings, on_job: Callable[[], None] | None = None
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.tokens = TokenCodec(store.token_key)
+        self._on_job = on_job or (lambda: None)
+
+    @staticmethod
+    def now() -> float:
+        return time.time()
+
+    def job_queued(self) -> None:
+        """Tell the runner there is work (it also polls, for jobs queued by other processes)."""
+        self._on_job()
+
+    def project_for(self, tx: Tx, caller: Caller, arn: str) -> ProjectRecord:
+        """The caller's project with this ARN, or ResourceNotFoundException."""
+        parts = parse_project_arn(arn)
+        project = tx.project_by_arn(arn) if parts else None
+        if (
+            project is None
+            or project.account != caller.account
+            or project.region != caller.region
+        ):
+            raise ResourceNotFoundException(f"The project {arn} does not exist.")
+        return project
+
+    def dataset_for(self, tx: Tx, caller: Caller, arn: str) -> DatasetRecord:
+        """The caller's dataset with this ARN, or ResourceNotFoundException."""
+        parts = parse_dataset_arn(arn)
+        dataset = tx.dataset_by_arn(arn) if parts else None
+        if (
+            parts is None
+            or dataset is None
+            or dataset.account != caller.account
+            or parts.region != caller.region
+        ):
+            raise ResourceNotFoundException(f"The dataset {arn} does not exist.")
+        return dataset
+
+
+def dataset_metadata(dataset: DatasetRecord) -> dict[str, Any]:
+    """The DatasetMetadata shape (DescribeProjects lists it per project)."""
+    return {
+        "CreationTimestamp": dataset.created_at,
+        "DatasetType": dataset.dataset_type,
+        "DatasetArn": dataset.arn,
+        "Status": dataset.status,
+        "StatusMessage": dataset.status_message,
+        "StatusMessageCode": dataset.status_message_code,
+    }

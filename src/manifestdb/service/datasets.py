@@ -1,0 +1,254 @@
+"""Dataset operations: create, describe, delete, update entries, list entries and labels, distribute."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from manifestdb.service import sources
+from manifestdb.service.arns import dataset_arn
+from manifestdb.service.base import (
+    BUSY,
+    STATUS_MESSAGES,
+    SUCCESS,
+    ServiceBase,
+)
+from manifestdb.service.context import Caller
+from manifestdb.service.errors import (
+    InvalidParameterException,
+    ResourceAlreadyExistsException,
+    ResourceInUseException,
+    ResourceNotReadyException,
+)
+from manifestdb.store import DatasetRecord, EntryFilter, Tx
+
+COMPLETE = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
+
+
+class DatasetOperations(ServiceBase):
+    def create_dataset(
+        self,
+        caller: Caller,
+        project_arn: str,
+        dataset_type: str,
+        dataset_source: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        source = dataset_source or {}
+        manifest = (source.get("GroundTruthManifest") or {}).get("S3Object")
+        copy_from = source.get("DatasetArn")
+        if dataset_source is not None and (manifest is None) == (copy_from is None):
+            raise InvalidParameterException(
+                "DatasetSource must have exactly one of GroundTruthManifest.S3Object or "
+                "DatasetArn. Omit DatasetSource to create an empty dataset."
+            )
+        if manifest is not None:
+            # Read access is checked now, as AWS does; the content is judged in the background.
+            sources.check_s3_object(self.settings, manifest)
+        now = self.now()
+        with self.store.write() as tx:
+            project = self.project_for(tx, caller, project_arn)
+            if project.status != "CREATED":
+                raise InvalidParameterException(
+                    f"The project {project_arn} is being deleted; datasets cannot be added."
+                )
+            if tx.dataset_of_type(project.id, dataset_type):
+                raise ResourceAlreadyExistsException(
+                    f"The project already has a {dataset_type} dataset. A project holds one "
+                    "TRAIN and one TEST dataset; delete the existing one first."
+                )
+            source_dataset = None
+            if copy_from is not None:
+                source_dataset = self.dataset_for(tx, caller, copy_from)
+                if source_dataset.status not in COMPLETE | {"UPDATE_FAILED", "UPDATE_IN_PROGRESS"}:
+                    raise InvalidParameterException(
+                        f"The source dataset is {source_dataset.status}; copy a dataset whose "
+                        "creation has completed."
+                    )
+            arn = dataset_arn(caller.region, caller.account, project.name, dataset_type,
+                              int(now * 1000))
+            empty = manifest is None and source_dataset is None
+            status = "CREATE_COMPLETE" if empty else "CREATE_IN_PROGRESS"
+            dataset = tx.insert_dataset(
+                project_id=project.id,
+                account=caller.account,
+                arn=arn,
+                dataset_type=dataset_type,
+                status=status,
+                status_message=STATUS_MESSAGES[status],
+                status_message_code=SUCCESS,
+                created_at=now,
+            )
+            if manifest is not None:
+                tx.enqueue_job(kind="create_manifest", dataset_id=dataset.id, now=now,
+                               params={"s3_object": manifest})
+            elif source_dataset is not None:
+                tx.enqueue_job(kind="create_copy", dataset_id=dataset.id, now=now,
+                               params={"source_dataset_id": source_dataset.id})
+        if not empty:
+            self.job_queued()
+        return {"DatasetArn": arn}
+
+    def describe_dataset(self, caller: Caller, dataset_arn: str) -> dict[str, Any]:
+        with self.store.read() as tx:
+            dataset = self.dataset_for(tx, caller, dataset_arn)
+        return {
+            "DatasetDescription": {
+                "CreationTimestamp": dataset.created_at,
+                "LastUpdatedTimestamp": dataset.updated_at,
+                "Status": dataset.status,
+                "StatusMessage": dataset.status_message,
+                "StatusMessageCode": dataset.status_message_code,
+                "DatasetStats": {
+                    "LabeledEntries": dataset.labeled_entries,
+                    "TotalEntries": dataset.total_entries,
+                    "TotalLabels": dataset.total_labels,
+                    "ErrorEntries": dataset.error_entries,
+                },
+            }
+        }
+
+    def delete_dataset(self, caller: Caller, dataset_arn: str) -> dict[str, Any]:
+        now = self.now()
+        with self.store.write() as tx:
+            dataset = self.dataset_for(tx, caller, dataset_arn)
+            _refuse_busy(dataset, "deleted")
+            tx.set_dataset_status(dataset.id, "DELETE_IN_PROGRESS",
+                                  STATUS_MESSAGES["DELETE_IN_PROGRESS"], SUCCESS, now)
+            tx.enqueue_job(kind="delete_dataset", dataset_id=dataset.id, now=now)
+        self.job_queued()
+        return {}
+
+    def update_dataset_entries(
+        self, caller: Caller, dataset_arn: str, changes: dict[str, Any]
+    ) -> dict[str, Any]:
+        payload: bytes = changes["GroundTruth"]
+        now = self.now()
+        with self.store.write() as tx:
+            dataset = self.dataset_for(tx, caller, dataset_arn)
+            _refuse_busy(dataset, "updated")
+            if dataset.status == "CREATE_FAILED":
+                raise InvalidParameterException(
+                    "The dataset could not be created (CREATE_FAILED), so it cannot be updated. "
+                    "Delete it and create it again."
+                )
+            self._start_update(tx, dataset, now)
+            tx.enqueue_job(kind="update", dataset_id=dataset.id, now=now, payload=payload)
+        self.job_queued()
+        return {}
+
+    def list_dataset_entries(
+        self,
+        caller: Caller,
+        dataset_arn: str,
+        contains_labels: list[str] | None = None,
+        labeled: bool | None = None,
+        source_ref_contains: str | None = None,
+        has_errors: bool | None = None,
+        next_token: str | None = None,
+        max_results: int | None = None,
+    ) -> dict[str, Any]:
+        limit = max_results or 100
+        filters = EntryFilter(
+            labels=tuple(dict.fromkeys(contains_labels or ())),
+            labeled=labeled,
+            has_errors=has_errors,
+            contains=source_ref_contains,
+        )
+        query = [dataset_arn, sorted(filters.labels), labeled, has_errors, source_ref_contains]
+        after = self.tokens.read(next_token, "ListDatasetEntries", query) or 0
+        with self.store.read() as tx:
+            dataset = self.dataset_for(tx, caller, dataset_arn)
+            _refuse_unreadable(dataset)
+            page = tx.entry_page(dataset.id, int(after), limit, filters)
+        output: dict[str, Any] = {"DatasetEntries": page.lines}
+        if page.last_seq is not None:
+            output["NextToken"] = self.tokens.issue("ListDatasetEntries", query, page.last_seq)
+        return output
+
+    def list_dataset_labels(
+        self,
+        caller: Caller,
+        dataset_arn: str,
+        next_token: str | None = None,
+        max_results: int | None = None,
+    ) -> dict[str, Any]:
+        limit = max_results or 100
+        after = self.tokens.read(next_token, "ListDatasetLabels", [dataset_arn])
+        with self.store.read() as tx:
+            dataset = self.dataset_for(tx, caller, dataset_arn)
+            _refuse_unreadable(dataset)
+            found = tx.label_page(dataset.id, after, limit + 1)
+        page = found[:limit]
+        output: dict[str, Any] = {
+            "DatasetLabelDescriptions": [
+                {
+                    "LabelName": stats.label,
+                    "LabelStats": {
+                        "EntryCount": stats.entry_count,
+                        "BoundingBoxCount": stats.box_entry_count,
+                    },
+                }
+                for stats in page
+            ]
+        }
+        if len(found) > limit:
+            output["NextToken"] = self.tokens.issue("ListDatasetLabels", [dataset_arn],
+                                                    page[-1].label)
+        return output
+
+    def distribute_dataset_entries(
+        self, caller: Caller, datasets: list[dict[str, str]]
+    ) -> dict[str, Any]:
+        now = self.now()
+        with self.store.write() as tx:
+            found = [self.dataset_for(tx, caller, item["Arn"]) for item in datasets]
+            by_type = {dataset.dataset_type: dataset for dataset in found}
+            if set(by_type) != {"TRAIN", "TEST"}:
+                raise InvalidParameterException(
+                    "Datasets must hold exactly one TRAIN and one TEST dataset ARN."
+                )
+            train, test = by_type["TRAIN"], by_type["TEST"]
+            if train.project_id != test.project_id:
+                raise InvalidParameterException(
+                    "The TRAIN and TEST datasets must belong to the same project."
+                )
+            for dataset in (train, test):
+                if dataset.status not in COMPLETE:
+                    raise ResourceNotReadyException(
+                        f"The {dataset.dataset_type} dataset is {dataset.status}; both datasets "
+                        "must be CREATE_COMPLETE or UPDATE_COMPLETE to distribute."
+                    )
+            if test.total_entries:
+                raise InvalidParameterException(
+                    "The TEST dataset must be empty: DistributeDatasetEntries moves 20% of the "
+                    "TRAIN entries into it."
+                )
+            for dataset in (train, test):
+                self._start_update(tx, dataset, now)
+            tx.enqueue_job(kind="distribute", dataset_id=train.id, now=now,
+                           params={"train_id": train.id, "test_id": test.id})
+        self.job_queued()
+        return {}
+
+    def _start_update(self, tx: Tx, dataset: DatasetRecord, now: float) -> None:
+        tx.set_dataset_status(dataset.id, "UPDATE_IN_PROGRESS",
+                              STATUS_MESSAGES["UPDATE_IN_PROGRESS"], SUCCESS, now)
+
+
+def _refuse_busy(dataset: DatasetRecord, doing: str) -> None:
+    if dataset.status in BUSY:
+        raise ResourceInUseException(
+            f"The dataset is {dataset.status} and cannot be {doing} now. Wait until "
+            "DescribeDataset shows a status that is not *_IN_PROGRESS, then try again."
+        )
+
+
+def _refuse_unreadable(dataset: DatasetRecord) -> None:
+    if dataset.status == "UPDATE_IN_PROGRESS" or dataset.status == "DELETE_IN_PROGRESS":
+        raise ResourceInUseException(
+            f"The dataset is {dataset.status}. List its entries once the update has finished."
+        )
+    if dataset.status in ("CREATE_IN_PROGRESS", "CREATE_FAILED"):
+        raise ResourceNotReadyException(
+            f"The dataset is {dataset.status}; its entries can be listed once it is created."
+        )

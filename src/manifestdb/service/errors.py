@@ -1,0 +1,118 @@
+"""Errors the service raises, named after the error shapes of Rekognition's service model.
+
+Every exception that reaches a client is a `ServiceError`: the wire layer turns `code`, `status`
+and `message` into an AWS JSON 1.1 error response (`__type`, `Message`, `X-Amzn-Errortype`).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class ServiceError(Exception):
+    """An error with an AWS error code, an HTTP status and a message for the user."""
+
+    code: ClassVar[str] = "InternalServerError"
+    status: ClassVar[int] = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# -- error shapes of the model (rekognition 2016-06-27) ---------------------------------------
+
+
+class AccessDeniedException(ServiceError):
+    code = "AccessDeniedException"
+
+
+class InvalidParameterException(ServiceError):
+    code = "InvalidParameterException"
+
+
+class InvalidPaginationTokenException(ServiceError):
+    code = "InvalidPaginationTokenException"
+
+
+class InvalidS3ObjectException(ServiceError):
+    code = "InvalidS3ObjectException"
+
+
+class LimitExceededException(ServiceError):
+    code = "LimitExceededException"
+
+
+class ResourceAlreadyExistsException(ServiceError):
+    code = "ResourceAlreadyExistsException"
+
+
+class ResourceInUseException(ServiceError):
+    code = "ResourceInUseException"
+
+
+class ResourceNotFoundException(ServiceError):
+    code = "ResourceNotFoundException"
+
+
+class ResourceNotReadyException(ServiceError):
+    code = "ResourceNotReadyException"
+
+
+class ProvisionedThroughputExceededException(ServiceError):
+    code = "ProvisionedThroughputExceededException"
+
+
+class ThrottlingException(ServiceError):
+    code = "ThrottlingException"
+    status = 500
+
+
+class InternalServerError(ServiceError):
+    code = "InternalServerError"
+    status = 500
+
+
+# -- errors every AWS JSON service answers, outside the model's error shapes ------------------
+
+
+class ValidationException(ServiceError):
+    """The input does not satisfy the constraints of the model (required, type, length, ...)."""
+
+    code = "ValidationException"
+
+
+class SerializationException(ServiceError):
+    """The body is not a JSON object, or a member has a type JSON cannot carry for its shape."""
+
+    code = "SerializationException"
+
+
+class UnknownOperationException(ServiceError):
+    """The `X-Amz-Target` header is missing or names no operation of this service."""
+
+    code = "UnknownOperationException"
+
+
+class NotImplementedOperationException(ServiceError):
+    """A real Rekognition operation that manifestdb does not serve (it serves datasets only)."""
+
+    code = "UnsupportedOperationException"
+
+
+class MissingAuthenticationTokenException(ServiceError):
+    code = "MissingAuthenticationTokenException"
+    status = 403
+
+
+class UnrecognizedClientException(ServiceError):
+    code = "UnrecognizedClientException"
+
+
+class InvalidSignatureException(ServiceError):
+    code = "InvalidSignatureException"
+
+
+class RequestEntityTooLargeException(ServiceError):
+    code = "RequestEntityTooLargeException"
+    status = 413

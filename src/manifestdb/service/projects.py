@@ -1,0 +1,115 @@
+"""Project operations: CreateProject, DescribeProjects, DeleteProject."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from manifestdb.service.arns import project_arn
+from manifestdb.service.base import BUSY, STATUS_MESSAGES, SUCCESS, ServiceBase, dataset_metadata
+from manifestdb.service.context import Caller
+from manifestdb.service.errors import InvalidParameterException, ResourceInUseException
+
+
+class ProjectOperations(ServiceBase):
+    def create_project(
+        self,
+        caller: Caller,
+        project_name: str,
+        feature: str = "CUSTOM_LABELS",
+        auto_update: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        if feature != "CUSTOM_LABELS":
+            raise InvalidParameterException(
+                f"Feature {feature} is not supported by manifestdb: it serves Custom Labels "
+                "datasets only. Omit Feature or use CUSTOM_LABELS."
+            )
+        if auto_update is not None:
+            raise InvalidParameterException(
+                "AutoUpdate applies only to the CONTENT_MODERATION feature. Omit it."
+            )
+        now = self.now()
+        with self.store.write() as tx:
+            if tx.project_by_name(caller.account, caller.region, project_name):
+                raise ResourceInUseException(
+                    f"A project named {project_name} already exists in this account and "
+                    "region. Choose another name, or delete that project first."
+                )
+            arn = project_arn(caller.region, caller.account, project_name, int(now * 1000))
+            tx.insert_project(
+                account=caller.account,
+                region=caller.region,
+                name=project_name,
+                arn=arn,
+                feature=feature,
+                auto_update=None,
+                status="CREATED",
+                created_at=now,
+            )
+        return {"ProjectArn": arn}
+
+    def describe_projects(
+        self,
+        caller: Caller,
+        next_token: str | None = None,
+        max_results: int | None = None,
+        project_names: list[str] | None = None,
+        features: list[str] | None = None,
+    ) -> dict[str, Any]:
+        limit = max_results or 100
+        query = {"names": sorted(project_names or []), "features": sorted(features or [])}
+        after = self.tokens.read(next_token, "DescribeProjects", query) or 0
+        with self.store.read() as tx:
+            found = tx.list_projects(
+                account=caller.account,
+                region=caller.region,
+                after_id=int(after),
+                limit=limit + 1,
+                names=project_names,
+                features=features,
+            )
+            page = found[:limit]
+            by_project: dict[int, list[dict[str, Any]]] = {p.id: [] for p in page}
+            for dataset in tx.datasets_of_projects(list(by_project)):
+                by_project[dataset.project_id].append(dataset_metadata(dataset))
+        output: dict[str, Any] = {
+            "ProjectDescriptions": [
+                {
+                    "ProjectArn": project.arn,
+                    "CreationTimestamp": project.created_at,
+                    "Status": project.status,
+                    "Feature": project.feature,
+                    "Datasets": by_project[project.id],
+                }
+                for project in page
+            ]
+        }
+        if len(found) > limit:
+            output["NextToken"] = self.tokens.issue("DescribeProjects", query, page[-1].id)
+        return output
+
+    def delete_project(self, caller: Caller, project_arn: str) -> dict[str, Any]:
+        now = self.now()
+        with self.store.write() as tx:
+            project = self.project_for(tx, caller, project_arn)
+            if project.status == "DELETING":
+                return {"Status": "DELETING"}
+            project_datasets = tx.datasets_of_projects([project.id])
+            busy = [d.arn for d in project_datasets if d.status in BUSY]
+            if busy:
+                raise ResourceInUseException(
+                    f"The project has a dataset that is busy ({busy[0]}). Wait until its "
+                    "status is no longer *_IN_PROGRESS, then delete the project."
+                )
+            tx.set_project_status(project.id, "DELETING")
+            for dataset in project_datasets:
+                tx.set_dataset_status(
+                    dataset.id,
+                    "DELETE_IN_PROGRESS",
+                    STATUS_MESSAGES["DELETE_IN_PROGRESS"],
+                    SUCCESS,
+                    now,
+                )
+            tx.enqueue_job(kind="delete_project", project_id=project.id, now=now)
+        self.job_queued()
+        return {"Status": "DELETING"}

@@ -1,0 +1,85 @@
+"""Reading Ground Truth manifests: from any S3 endpoint through boto3, or from a local folder.
+
+With `--local-buckets DIR`, the object `s3://B/K` is the file `DIR/B/K` (handy for air-gapped
+use and tests); otherwise boto3 reads it from `--s3-endpoint-url` (AWS when unset) with the
+standard AWS credential chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from manifestdb.config import Settings
+from manifestdb.service.errors import InvalidS3ObjectException
+
+CHUNK = 1024 * 1024
+
+
+@lru_cache(maxsize=4)
+def _s3_client(endpoint_url: str | None) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        config=Config(retries={"max_attempts": 3}, connect_timeout=5, read_timeout=60),
+    )
+
+
+def _local_path(settings: Settings, s3_object: dict[str, Any]) -> Path | None:
+    if settings.local_buckets is None:
+        return None
+    root = settings.local_buckets.resolve()
+    path = (root / s3_object["Bucket"] / s3_object["Name"]).resolve()
+    if not path.is_relative_to(root):
+        raise InvalidS3ObjectException("The S3 object name leaves the bucket.")
+    return path
+
+
+def _describe(s3_object: dict[str, Any]) -> str:
+    return f"s3://{s3_object['Bucket']}/{s3_object['Name']}"
+
+
+def check_s3_object(settings: Settings, s3_object: dict[str, Any]) -> int:
+    """The object's size in bytes, or InvalidS3ObjectException when it cannot be read."""
+    path = _local_path(settings, s3_object)
+    if path is not None:
+        if not path.is_file():
+            raise InvalidS3ObjectException(f"Unable to get object metadata from S3: "
+                                           f"{_describe(s3_object)} does not exist.")
+        return path.stat().st_size
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    extra = {"VersionId": s3_object["Version"]} if s3_object.get("Version") else {}
+    try:
+        head = _s3_client(settings.s3_endpoint_url).head_object(
+            Bucket=s3_object["Bucket"], Key=s3_object["Name"], **extra
+        )
+    except (ClientError, BotoCoreError) as error:
+        raise InvalidS3ObjectException(
+            f"Unable to get object metadata from S3 for {_describe(s3_object)}: {error}. "
+            "Check the bucket, the object name and that manifestdb can read it."
+        ) from None
+    return int(head["ContentLength"])
+
+
+def read_s3_object(settings: Settings, s3_object: dict[str, Any]) -> Iterator[bytes]:
+    """The object's bytes, a chunk at a time (memory stays flat for a 1 GB manifest)."""
+    path = _local_path(settings, s3_object)
+    if path is not None:
+        with path.open("rb") as handle:
+            while chunk := handle.read(CHUNK):
+                yield chunk
+        return
+    extra = {"VersionId": s3_object["Version"]} if s3_object.get("Version") else {}
+    body = _s3_client(settings.s3_endpoint_url).get_object(
+        Bucket=s3_object["Bucket"], Key=s3_object["Name"], **extra
+    )["Body"]
+    try:
+        yield from body.iter_chunks(CHUNK)
+    finally:
+        body.close()

@@ -1,0 +1,82 @@
+"""Persistence: one `Store` per process, transactions as `Tx` objects with typed query methods.
+
+The service layer talks to the store only through `Store.read()` / `Store.write()` and the
+methods of `Tx`; no SQL or SQLAlchemy object crosses that line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection
+
+from manifestdb.store.database import Database, create_database_engine, migrate
+from manifestdb.store.datasets import DatasetQueries
+from manifestdb.store.entries import EntryWriter, iter_entry_rows
+from manifestdb.store.jobs import JobQueries
+from manifestdb.store.listing import EntryFilter, list_entry_page
+from manifestdb.store.projects import ProjectQueries
+from manifestdb.store.records import (
+    ApplyResult,
+    DatasetRecord,
+    EntryPage,
+    JobRecord,
+    LabelStats,
+    ProjectRecord,
+)
+
+__all__ = [
+    "ApplyResult",
+    "DatasetRecord",
+    "EntryFilter",
+    "EntryPage",
+    "JobRecord",
+    "LabelStats",
+    "ProjectRecord",
+    "Store",
+    "Tx",
+]
+
+
+class Tx(ProjectQueries, DatasetQueries, JobQueries):
+    """One transaction and every query the service may run in it."""
+
+    def __init__(self, conn: Connection, dialect: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+
+    def entry_writer(self, dataset_id: int) -> EntryWriter:
+        return EntryWriter(self.conn, self.dialect, dataset_id)
+
+    def entry_page(
+        self, dataset_id: int, after: int, limit: int, filters: EntryFilter
+    ) -> EntryPage:
+        return list_entry_page(self.conn, self.dialect, dataset_id, after, limit, filters)
+
+    def entry_rows(self, dataset_id: int) -> Iterator[list[tuple[int, str, dict[str, int]]]]:
+        return iter_entry_rows(self.conn, dataset_id)
+
+
+class Store:
+    """The database of one manifestdb deployment."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = create_database_engine(url)
+        self.dialect = self.engine.dialect.name
+        migrate(self.engine)
+        self.database = Database(self.engine)
+        self.token_key = self.database.secret("pagination_token_key")
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        with self.database.read() as conn:
+            yield Tx(conn, self.dialect)
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        with self.database.write() as conn:
+            yield Tx(conn, self.dialect)
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,96 @@
+"""Opening the database: engine, SQLite pragmas, migrations, and read/write transactions."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select
+from sqlalchemy.pool import QueuePool
+
+from manifestdb.store.schema import meta
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_database_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets WAL, a busy timeout and explicit transactions."""
+    if not url.startswith("sqlite"):
+        raise ValueError(f"unsupported database URL {url!r}: only sqlite:/// is supported so far")
+    engine = create_engine(
+        url,
+        poolclass=QueuePool,
+        pool_size=8,
+        max_overflow=16,
+        connect_args={"check_same_thread": False, "timeout": 30},
+    )
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's begin event issue BEGIN itself instead of pysqlite's implicit one.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.close()
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    # A writer takes the write lock up front so two writers never deadlock on an upgrade.
+    mode = "BEGIN IMMEDIATE" if connection.info.get("write") else "BEGIN"
+    connection.exec_driver_sql(mode)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (a no-op when it is there already)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.connect() as connection:
+        connection.info["write"] = True
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        connection.commit()
+
+
+class Database:
+    """The engine plus the two kinds of transaction every store module uses."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction: a consistent snapshot (WAL readers never block the writer)."""
+        with self.engine.connect() as connection:
+            connection.info["write"] = False
+            with connection.begin():
+                yield connection
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction, committed when the block ends and rolled back on an exception."""
+        with self.engine.connect() as connection:
+            connection.info["write"] = True
+            with connection.begin():
+                yield connection
+
+    def secret(self, name: str) -> bytes:
+        """A random key kept in the database, made on first use (shared by every process)."""
+        with self.write() as connection:
+            value = connection.execute(select(meta.c.value).where(meta.c.key == name)).scalar()
+            if value is None:
+                value = secrets.token_hex(32)
+                connection.execute(insert(meta).values(key=name, value=value))
+        return bytes.fromhex(value)

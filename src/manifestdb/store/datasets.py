@@ -1,0 +1,146 @@
+"""Queries on datasets and their counters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
+
+from manifestdb.store.records import DatasetRecord, LabelStats
+from manifestdb.store.schema import (
+    buckets,
+    datasets,
+    entries,
+    entry_labels,
+    labels,
+    update_reports,
+)
+
+
+def _dataset(row: Row[Any]) -> DatasetRecord:
+    return DatasetRecord(**row._mapping)
+
+
+class DatasetQueries:
+    conn: Connection
+    dialect: str
+
+    def insert_dataset(
+        self,
+        *,
+        project_id: int,
+        account: str,
+        arn: str,
+        dataset_type: str,
+        status: str,
+        status_message: str,
+        status_message_code: str,
+        created_at: float,
+    ) -> DatasetRecord:
+        values = dict(
+            project_id=project_id,
+            account=account,
+            arn=arn,
+            dataset_type=dataset_type,
+            status=status,
+            status_message=status_message,
+            status_message_code=status_message_code,
+            created_at=created_at,
+            updated_at=created_at,
+        )
+        key = self.conn.execute(insert(datasets).values(**values)).inserted_primary_key
+        assert key is not None
+        return DatasetRecord(
+            id=key[0],
+            total_entries=0,
+            labeled_entries=0,
+            error_entries=0,
+            total_labels=0,
+            **values,
+        )
+
+    def dataset_by_arn(self, arn: str) -> DatasetRecord | None:
+        row = self.conn.execute(select(datasets).where(datasets.c.arn == arn)).first()
+        return _dataset(row) if row else None
+
+    def dataset_by_id(self, dataset_id: int) -> DatasetRecord | None:
+        row = self.conn.execute(select(datasets).where(datasets.c.id == dataset_id)).first()
+        return _dataset(row) if row else None
+
+    def datasets_of_projects(self, project_ids: list[int]) -> list[DatasetRecord]:
+        if not project_ids:
+            return []
+        rows = self.conn.execute(
+            select(datasets).where(datasets.c.project_id.in_(project_ids)).order_by(datasets.c.id)
+        )
+        return [_dataset(row) for row in rows]
+
+    def dataset_of_type(self, project_id: int, dataset_type: str) -> DatasetRecord | None:
+        row = self.conn.execute(
+            select(datasets).where(
+                datasets.c.project_id == project_id, datasets.c.dataset_type == dataset_type
+            )
+        ).first()
+        return _dataset(row) if row else None
+
+    def set_dataset_status(
+        self, dataset_id: int, status: str, message: str, code: str, now: float
+    ) -> None:
+        self.conn.execute(
+            update(datasets)
+            .where(datasets.c.id == dataset_id)
+            .values(
+                status=status, status_message=message, status_message_code=code, updated_at=now
+            )
+        )
+
+    def add_to_counters(
+        self, dataset_id: int, *, total: int, labeled: int, errors: int, total_labels: int
+    ) -> None:
+        """Shift the dataset's counters by deltas (in the transaction that changed entries)."""
+        self.conn.execute(
+            update(datasets)
+            .where(datasets.c.id == dataset_id)
+            .values(
+                total_entries=datasets.c.total_entries + total,
+                labeled_entries=datasets.c.labeled_entries + labeled,
+                error_entries=datasets.c.error_entries + errors,
+                total_labels=datasets.c.total_labels + total_labels,
+            )
+        )
+
+    def label_page(self, dataset_id: int, after: str | None, limit: int) -> list[LabelStats]:
+        """Label counters by name (binary order), after `after`, at most `limit`."""
+        query = (
+            select(labels.c.label, labels.c.entry_count, labels.c.box_entry_count)
+            .where(labels.c.dataset_id == dataset_id)
+            .order_by(labels.c.label)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(labels.c.label > after)
+        return [LabelStats(*row) for row in self.conn.execute(query)]
+
+    def label_count(self, dataset_id: int) -> int:
+        return int(
+            self.conn.execute(
+                select(func.count()).select_from(labels).where(labels.c.dataset_id == dataset_id)
+            ).scalar_one()
+        )
+
+    def bucket_names(self, dataset_id: int) -> list[str]:
+        rows = self.conn.execute(select(buckets.c.bucket).where(buckets.c.dataset_id == dataset_id))
+        return [row[0] for row in rows]
+
+    def delete_dataset_rows(self, dataset_id: int) -> None:
+        """Remove a dataset and everything it holds."""
+        if self.dialect == "sqlite":
+            # The contentless trigram index forgets a row only when told its indexed text.
+            self.conn.exec_driver_sql(
+                "INSERT INTO entries_fts(entries_fts, rowid, source_ref) "
+                "SELECT 'delete', seq, source_ref FROM entries WHERE dataset_id = ?",
+                (dataset_id,),
+            )
+        for table in (entries, entry_labels, labels, buckets, update_reports):
+            self.conn.execute(delete(table).where(table.c.dataset_id == dataset_id))
+        self.conn.execute(delete(datasets).where(datasets.c.id == dataset_id))

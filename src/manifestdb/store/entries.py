@@ -1,0 +1,291 @@
+"""Writing entries: upsert by source-ref, the label index, and counters, in the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+
+from manifestdb.manifest.types import Entry
+from manifestdb.store.records import ApplyResult
+from manifestdb.store.schema import buckets, datasets, entries, entry_labels, labels
+
+BATCH = 500
+
+_update_entry = (
+    update(entries)
+    .where(entries.c.seq == bindparam("b_seq"))
+    .values(
+        line=bindparam("line"),
+        labels=bindparam("labels"),
+        bucket=bindparam("bucket"),
+        is_labeled=bindparam("is_labeled"),
+        has_errors=bindparam("has_errors"),
+    )
+)
+_delete_entry_label = delete(entry_labels).where(
+    entry_labels.c.dataset_id == bindparam("b_dataset_id"),
+    entry_labels.c.label == bindparam("b_label"),
+    entry_labels.c.seq == bindparam("b_seq"),
+)
+_FTS_INSERT = "INSERT INTO entries_fts(rowid, source_ref) VALUES (?, ?)"
+_FTS_DELETE = "INSERT INTO entries_fts(entries_fts, rowid, source_ref) VALUES ('delete', ?, ?)"
+
+
+class EntryWriter:
+    """Merges entries into one dataset; `finish` writes the counters. One transaction, one writer."""
+
+    def __init__(self, conn: Connection, dialect: str, dataset_id: int) -> None:
+        self.conn = conn
+        self.dialect = dialect
+        self.dataset_id = dataset_id
+        max_seq = conn.execute(select(func.max(entries.c.seq))).scalar()
+        self.next_seq = (max_seq or 0) + 1
+        self.label_delta: dict[str, list[int]] = {}
+        self.bucket_delta: dict[str, int] = {}
+        self.delta_total = self.delta_labeled = self.delta_errors = 0
+        self.result = ApplyResult()
+
+    # -- adding and replacing ------------------------------------------------------------------
+
+    def upsert(self, batch: Sequence[Entry]) -> None:
+        """Add each entry, or replace the stored line of its source-ref whole."""
+        existing = self._existing([entry.source_ref for entry in batch])
+        new_rows: list[dict[str, Any]] = []
+        changed_rows: list[dict[str, Any]] = []
+        label_rows: list[dict[str, Any]] = []
+        stale_labels: list[dict[str, Any]] = []
+        for entry in batch:
+            old = existing.get(entry.source_ref)
+            if old is None:
+                seq = self.next_seq
+                self.next_seq += 1
+                new_rows.append(self._row(entry, seq))
+                self.delta_total += 1
+                self.result.added += 1
+            else:
+                seq = old["seq"]
+                changed_rows.append({"b_seq": seq, **self._row(entry, seq)})
+                self._count_out(old["source_ref"], old)
+                stale_labels.extend(
+                    {"b_dataset_id": self.dataset_id, "b_label": label, "b_seq": seq}
+                    for label in old["labels"]
+                )
+                self.result.replaced += 1
+            self._count_in(entry)
+            label_rows.extend(
+                {"dataset_id": self.dataset_id, "label": label, "seq": seq, "box_count": boxes}
+                for label, boxes in entry.labels.items()
+            )
+        if stale_labels:
+            self.conn.execute(_delete_entry_label, stale_labels)
+        if changed_rows:
+            self.conn.execute(_update_entry, changed_rows)
+        if new_rows:
+            self.conn.execute(insert(entries), new_rows)
+            if self.dialect == "sqlite":
+                self.conn.exec_driver_sql(
+                    _FTS_INSERT, [(row["seq"], row["source_ref"]) for row in new_rows]
+                )
+        if label_rows:
+            self.conn.execute(insert(entry_labels), label_rows)
+
+    def remove(self, seqs: Sequence[int]) -> None:
+        """Take entries out of the dataset (DistributeDatasetEntries moves them)."""
+        for start in range(0, len(seqs), BATCH):
+            chunk = list(seqs[start : start + BATCH])
+            rows = self.conn.execute(
+                select(entries.c.seq, entries.c.source_ref, entries.c.labels,
+                       entries.c.is_labeled, entries.c.has_errors, entries.c.bucket)
+                .where(entries.c.seq.in_(chunk), entries.c.dataset_id == self.dataset_id)
+            ).all()
+            for row in rows:
+                old = dict(row._mapping)
+                old["labels"] = orjson.loads(old["labels"])
+                self._count_out(old["source_ref"], old)
+                self.delta_total -= 1
+                if old["labels"]:
+                    self.conn.execute(
+                        _delete_entry_label,
+                        [
+                            {"b_dataset_id": self.dataset_id, "b_label": label, "b_seq": old["seq"]}
+                            for label in old["labels"]
+                        ],
+                    )
+            if self.dialect == "sqlite" and rows:
+                self.conn.exec_driver_sql(_FTS_DELETE, [(r.seq, r.source_ref) for r in rows])
+            self.conn.execute(delete(entries).where(entries.c.seq.in_(chunk)))
+
+    def finish(self) -> ApplyResult:
+        """Write label, bucket and dataset counters; say what the dataset holds now."""
+        self._apply_label_delta()
+        self._apply_bucket_delta()
+        before = self.conn.execute(
+            select(datasets.c.total_entries, datasets.c.total_labels).where(
+                datasets.c.id == self.dataset_id
+            )
+        ).one()
+        label_shift = len(self.result.labels_added) - len(self.result.labels_removed)
+        self.conn.execute(
+            update(datasets)
+            .where(datasets.c.id == self.dataset_id)
+            .values(
+                total_entries=datasets.c.total_entries + self.delta_total,
+                labeled_entries=datasets.c.labeled_entries + self.delta_labeled,
+                error_entries=datasets.c.error_entries + self.delta_errors,
+                total_labels=datasets.c.total_labels + label_shift,
+            )
+        )
+        self.result.total_entries = before.total_entries + self.delta_total
+        self.result.total_labels = before.total_labels + label_shift
+        self.result.bucket_count = int(
+            self.conn.execute(
+                select(func.count()).select_from(buckets).where(
+                    buckets.c.dataset_id == self.dataset_id
+                )
+            ).scalar_one()
+        )
+        return self.result
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _row(self, entry: Entry, seq: int) -> dict[str, Any]:
+        return {
+            "seq": seq,
+            "dataset_id": self.dataset_id,
+            "source_ref": entry.source_ref,
+            "bucket": entry.bucket,
+            "line": entry.line,
+            "labels": orjson.dumps(entry.labels).decode(),
+            "is_labeled": entry.is_labeled,
+            "has_errors": entry.has_errors,
+        }
+
+    def _existing(self, source_refs: list[str]) -> dict[str, dict[str, Any]]:
+        rows = self.conn.execute(
+            select(entries.c.seq, entries.c.source_ref, entries.c.labels, entries.c.is_labeled,
+                   entries.c.has_errors, entries.c.bucket)
+            .where(entries.c.dataset_id == self.dataset_id, entries.c.source_ref.in_(source_refs))
+        )
+        found: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            old = dict(row._mapping)
+            old["labels"] = orjson.loads(old["labels"])
+            found[old["source_ref"]] = old
+        return found
+
+    def _count_in(self, entry: Entry) -> None:
+        self.delta_labeled += entry.is_labeled
+        self.delta_errors += entry.has_errors
+        self.bucket_delta[entry.bucket] = self.bucket_delta.get(entry.bucket, 0) + 1
+        for label, boxes in entry.labels.items():
+            delta = self.label_delta.setdefault(label, [0, 0])
+            delta[0] += 1
+            delta[1] += boxes > 0
+
+    def _count_out(self, _source_ref: str, old: dict[str, Any]) -> None:
+        self.delta_labeled -= bool(old["is_labeled"])
+        self.delta_errors -= bool(old["has_errors"])
+        self.bucket_delta[old["bucket"]] = self.bucket_delta.get(old["bucket"], 0) - 1
+        for label, boxes in old["labels"].items():
+            delta = self.label_delta.setdefault(label, [0, 0])
+            delta[0] -= 1
+            delta[1] -= boxes > 0
+
+    def _apply_label_delta(self) -> None:
+        touched = [label for label, (e, b) in self.label_delta.items() if e or b]
+        current: dict[str, tuple[int, int]] = {}
+        for start in range(0, len(touched), BATCH):
+            rows = self.conn.execute(
+                select(labels.c.label, labels.c.entry_count, labels.c.box_entry_count).where(
+                    labels.c.dataset_id == self.dataset_id,
+                    labels.c.label.in_(touched[start : start + BATCH]),
+                )
+            )
+            current.update({row[0]: (row[1], row[2]) for row in rows})
+        inserts, updates, removed = [], [], []
+        for label in touched:
+            d_entries, d_boxes = self.label_delta[label]
+            entry_count, box_count = current.get(label, (0, 0))
+            entry_count, box_count = entry_count + d_entries, box_count + d_boxes
+            if entry_count <= 0:
+                if label in current:
+                    removed.append(label)
+            elif label in current:
+                updates.append({"b_label": label, "e": entry_count, "b": box_count})
+            else:
+                inserts.append(
+                    {"dataset_id": self.dataset_id, "label": label,
+                     "entry_count": entry_count, "box_entry_count": box_count}
+                )
+        if inserts:
+            self.conn.execute(insert(labels), inserts)
+        if updates:
+            self.conn.execute(
+                update(labels)
+                .where(labels.c.dataset_id == self.dataset_id, labels.c.label == bindparam("b_label"))
+                .values(entry_count=bindparam("e"), box_entry_count=bindparam("b")),
+                updates,
+            )
+        if removed:
+            self.conn.execute(
+                delete(labels).where(
+                    labels.c.dataset_id == self.dataset_id, labels.c.label.in_(removed)
+                )
+            )
+        self.result.labels_added = sorted(row["label"] for row in inserts)
+        self.result.labels_removed = sorted(removed)
+
+    def _apply_bucket_delta(self) -> None:
+        for bucket, delta in self.bucket_delta.items():
+            if not delta:
+                continue
+            count = self.conn.execute(
+                select(buckets.c.entry_count).where(
+                    buckets.c.dataset_id == self.dataset_id, buckets.c.bucket == bucket
+                )
+            ).scalar()
+            where = (buckets.c.dataset_id == self.dataset_id) & (buckets.c.bucket == bucket)
+            if count is None:
+                if delta > 0:
+                    self.conn.execute(
+                        insert(buckets).values(
+                            dataset_id=self.dataset_id, bucket=bucket, entry_count=delta
+                        )
+                    )
+            elif count + delta <= 0:
+                self.conn.execute(delete(buckets).where(where))
+            else:
+                self.conn.execute(update(buckets).where(where).values(entry_count=count + delta))
+
+
+def iter_entry_rows(
+    conn: Connection, dataset_id: int, batch: int = 1000
+) -> Iterator[list[tuple[int, str, dict[str, int]]]]:
+    """Every (seq, line, labels) of a dataset in seq order, a batch at a time (keyset)."""
+    after = 0
+    while True:
+        rows = conn.execute(
+            select(entries.c.seq, entries.c.line, entries.c.labels)
+            .where(entries.c.dataset_id == dataset_id, entries.c.seq > after)
+            .order_by(entries.c.seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield [(row[0], row[1], orjson.loads(row[2])) for row in rows]
+        after = rows[-1][0]
+
+
+def chunked(items: Iterable[Entry], size: int = BATCH) -> Iterator[list[Entry]]:
+    """Groups of at most `size` entries, in order."""
+    chunk: list[Entry] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,74 @@
+"""Plain records the store hands to the service: no SQL objects leave the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectRecord:
+    id: int
+    account: str
+    region: str
+    name: str
+    arn: str
+    feature: str
+    auto_update: str | None
+    status: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetRecord:
+    id: int
+    project_id: int
+    account: str
+    arn: str
+    dataset_type: str
+    status: str
+    status_message: str
+    status_message_code: str
+    created_at: float
+    updated_at: float
+    total_entries: int
+    labeled_entries: int
+    error_entries: int
+    total_labels: int
+
+
+@dataclass(frozen=True, slots=True)
+class LabelStats:
+    label: str
+    entry_count: int
+    box_entry_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    id: int
+    dataset_id: int | None
+    project_id: int | None
+    kind: str
+    params: dict[str, Any]
+    payload: bytes | None
+    attempts: int
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    """What merging entries into a dataset changed (for counters, limits and the report)."""
+
+    added: int = 0
+    replaced: int = 0
+    labels_added: list[str] = field(default_factory=list)
+    labels_removed: list[str] = field(default_factory=list)
+    total_entries: int = 0
+    total_labels: int = 0
+    bucket_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPage:
+    lines: list[str]
+    last_seq: int | None  # the key to continue after, when there is a next page

@@ -1,0 +1,170 @@
+"""The tables of manifestdb, as SQLAlchemy Core objects that queries are built from.
+
+The migrations under `migrations/versions/` create exactly these tables; a change here needs a
+new migration there.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData()
+
+# Key/value facts about this database, such as the pagination-token signing key.
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("arn", String(2048), nullable=False, unique=True),
+    Column("feature", String(32), nullable=False),
+    Column("auto_update", String(16)),
+    Column("status", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("account", "region", "name", name="uq_projects_name"),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("account", String(12), nullable=False),
+    Column("arn", String(2048), nullable=False, unique=True),
+    Column("dataset_type", String(8), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("status_message", Text, nullable=False),
+    Column("status_message_code", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("total_entries", Integer, nullable=False, server_default=text("0")),
+    Column("labeled_entries", Integer, nullable=False, server_default=text("0")),
+    Column("error_entries", Integer, nullable=False, server_default=text("0")),
+    Column("total_labels", Integer, nullable=False, server_default=text("0")),
+    UniqueConstraint("project_id", "dataset_type", name="uq_datasets_type"),
+)
+
+# One row per image. `seq` orders entries by first addition and is the pagination key; a line
+# that replaces another keeps the seq of the line it replaces.
+entries = Table(
+    "entries",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("dataset_id", Integer, nullable=False),
+    Column("source_ref", Text, nullable=False),
+    Column("bucket", Text, nullable=False),
+    Column("line", Text, nullable=False),
+    Column("labels", Text, nullable=False),  # JSON {label: valid box count}, to undo counters
+    Column("is_labeled", Boolean, nullable=False),
+    Column("has_errors", Boolean, nullable=False),
+    UniqueConstraint("dataset_id", "source_ref", name="uq_entries_source_ref"),
+    Index("ix_entries_dataset_seq", "dataset_id", "seq"),
+    Index(
+        "ix_entries_unlabeled",
+        "dataset_id",
+        "seq",
+        sqlite_where=text("is_labeled = 0"),
+        postgresql_where=text("NOT is_labeled"),
+    ),
+    Index(
+        "ix_entries_errors",
+        "dataset_id",
+        "seq",
+        sqlite_where=text("has_errors = 1"),
+        postgresql_where=text("has_errors"),
+    ),
+)
+
+# Which entries carry which label: serves ContainsLabels with keyset pagination on seq.
+entry_labels = Table(
+    "entry_labels",
+    metadata,
+    Column("dataset_id", Integer, primary_key=True),
+    Column("label", String(255), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("box_count", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Per-label counters kept in the write transaction: ListDatasetLabels reads them as they are.
+labels = Table(
+    "labels",
+    metadata,
+    Column("dataset_id", Integer, primary_key=True),
+    Column("label", String(255), primary_key=True),
+    Column("entry_count", Integer, nullable=False),
+    Column("box_entry_count", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Per-bucket entry counts: a dataset's images may come from one bucket only.
+buckets = Table(
+    "buckets",
+    metadata,
+    Column("dataset_id", Integer, primary_key=True),
+    Column("bucket", Text, primary_key=True),
+    Column("entry_count", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# The background work: creates, updates, distributions and deletions.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dataset_id", Integer),
+    Column("project_id", Integer),
+    Column("kind", String(32), nullable=False),
+    Column("params", Text, nullable=False),  # JSON
+    Column("payload", LargeBinary),
+    Column("state", String(16), nullable=False),  # queued | running | done | failed
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("claimed_by", String(128)),
+    Column("claimed_at", Float),
+    Column("created_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("error", Text),
+    Index("ix_jobs_state", "state", "id"),
+)
+
+# What each create/update/distribute did, for users (AWS keeps no such record).
+update_reports = Table(
+    "update_reports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dataset_id", Integer, nullable=False),
+    Column("job_id", Integer),
+    Column("kind", String(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("report", Text, nullable=False),  # JSON
+    Index("ix_update_reports_dataset", "dataset_id", "id"),
+)
+
+# SQLite only: a trigram index over source-refs for SourceRefContains (created by migration).
+SQLITE_FTS_DDL = (
+    "CREATE VIRTUAL TABLE entries_fts USING fts5("
+    "source_ref, content='', tokenize='trigram case_sensitive 1', detail=none)"
+)

@@ -1,0 +1,175 @@
+"""Fixtures that start real `manifestdb serve` processes on loopback and give boto3 clients."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import urllib3
+from botocore.config import Config
+
+DATA = Path(__file__).parent / "data"
+CREDENTIALS = {
+    "region_name": "us-east-1",
+    "aws_access_key_id": "test",
+    "aws_secret_access_key": "test",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A `manifestdb serve` subprocess and what tests need to talk to it."""
+
+    data_dir: Path
+    args: list[str]
+    env: dict[str, str]
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> Server:
+        self.port = self.port or free_port()
+        self.log_path = self.data_dir.parent / f"server-{self.port}-{uuid.uuid4().hex[:6]}.log"
+        command = [
+            sys.executable, "-m", "manifestdb.cli", "serve",
+            "--port", str(self.port), "--data-dir", str(self.data_dir), *self.args,
+        ]
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                            env=self.env)
+        http = urllib3.PoolManager()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log()}")
+            try:
+                if http.request("GET", f"{self.url}/_manifestdb/health", timeout=1).status == 200:
+                    return self
+            except urllib3.exceptions.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server did not start: {self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        code = self.process.returncode
+        self.process = None
+        return code
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def client(self, **config: Any) -> Any:
+        return boto3.client(
+            "rekognition",
+            endpoint_url=self.url,
+            config=Config(retries={"max_attempts": 1}, **config),
+            **CREDENTIALS,
+        )
+
+
+ServerFactory = Callable[..., Server]
+
+
+@pytest.fixture(scope="session")
+def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
+    """Start a server with extra `serve` arguments; every server is stopped at the end."""
+    started: list[Server] = []
+
+    def start(*args: str, data_dir: Path | None = None, env: dict[str, str] | None = None) -> Server:
+        directory = data_dir or tmp_path_factory.mktemp("data")
+        server = Server(directory, list(args), {**os.environ, **(env or {})}).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def server(start_server: ServerFactory) -> Server:
+    """One shared server for tests that create their own projects."""
+    return start_server()
+
+
+@pytest.fixture(scope="session")
+def rekognition(server: Server) -> Any:
+    return server.client()
+
+
+@pytest.fixture
+def project_name() -> str:
+    return f"p-{uuid.uuid4().hex[:12]}"
+
+
+def wait_for_status(client: Any, dataset_arn: str, timeout: float = 30.0) -> dict[str, Any]:
+    """DescribeDataset's description once the dataset is no longer *_IN_PROGRESS."""
+    deadline = time.monotonic() + timeout
+    while True:
+        description = client.describe_dataset(DatasetArn=dataset_arn)["DatasetDescription"]
+        if not description["Status"].endswith("IN_PROGRESS"):
+            return dict(description)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still {description['Status']} after {timeout}s")
+        time.sleep(0.05)
+
+
+def new_dataset(
+    client: Any, lines: bytes | None = None, dataset_type: str = "TRAIN", project: str | None = None
+) -> tuple[str, str]:
+    """(project ARN, dataset ARN) of a new dataset, with `lines` applied and waited for."""
+    project_arn = project or client.create_project(ProjectName=f"p-{uuid.uuid4().hex[:12]}")[
+        "ProjectArn"
+    ]
+    dataset_arn = client.create_dataset(ProjectArn=project_arn, DatasetType=dataset_type)[
+        "DatasetArn"
+    ]
+    if lines is not None:
+        client.update_dataset_entries(DatasetArn=dataset_arn, Changes={"GroundTruth": lines})
+        wait_for_status(client, dataset_arn)
+    return project_arn, dataset_arn
+
+
+def all_entries(client: Any, dataset_arn: str, **filters: Any) -> list[dict[str, Any]]:
+    """Every entry of a dataset (parsed), through boto3's paginator."""
+    import orjson
+
+    paginator = client.get_paginator("list_dataset_entries")
+    return [
+        orjson.loads(entry)
+        for page in paginator.paginate(DatasetArn=dataset_arn, **filters)
+        for entry in page["DatasetEntries"]
+    ]
