@@ -34,12 +34,11 @@ from manifestdb.service.errors import (
 )
 from manifestdb.store import Store
 from manifestdb.wire.auth import caller_from_headers
-from manifestdb.wire.protocol import Protocol
+from manifestdb.wire.protocol import CONTENT_TYPE, Protocol
 from manifestdb.wire.reports import updates_endpoint
 
 access_log = logging.getLogger("manifestdb.access")
 log = logging.getLogger("manifestdb")
-CONTENT_TYPE = "application/x-amz-json-1.1"
 
 
 class Api:
