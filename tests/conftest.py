@@ -52,19 +52,32 @@ class Server:
         self.port = self.port or free_port()
         self.log_path = self.data_dir.parent / f"server-{self.port}-{uuid.uuid4().hex[:6]}.log"
         command = [
-            sys.executable, "-m", "manifestdb.cli", "serve",
-            "--port", str(self.port), "--data-dir", str(self.data_dir), *self.args,
+            sys.executable,
+            "-m",
+            "manifestdb.cli",
+            "serve",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            *self.args,
         ]
         with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                            env=self.env)
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=self.env
+            )
         http = urllib3.PoolManager()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log()}")
             try:
-                if http.request("GET", f"{self.url}/_manifestdb/health", timeout=1).status == 200:
+                if (
+                    http.request(
+                        "GET", f"{self.url}/_manifestdb/health", timeout=1, retries=False
+                    ).status
+                    == 200
+                ):
                     return self
             except urllib3.exceptions.HTTPError:
                 pass
@@ -108,7 +121,9 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFac
     """Start a server with extra `serve` arguments; every server is stopped at the end."""
     started: list[Server] = []
 
-    def start(*args: str, data_dir: Path | None = None, env: dict[str, str] | None = None) -> Server:
+    def start(
+        *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None
+    ) -> Server:
         directory = data_dir or tmp_path_factory.mktemp("data")
         server = Server(directory, list(args), {**os.environ, **(env or {})}).start()
         started.append(server)
@@ -151,9 +166,9 @@ def new_dataset(
     client: Any, lines: bytes | None = None, dataset_type: str = "TRAIN", project: str | None = None
 ) -> tuple[str, str]:
     """(project ARN, dataset ARN) of a new dataset, with `lines` applied and waited for."""
-    project_arn = project or client.create_project(ProjectName=f"p-{uuid.uuid4().hex[:12]}")[
-        "ProjectArn"
-    ]
+    project_arn = (
+        project or client.create_project(ProjectName=f"p-{uuid.uuid4().hex[:12]}")["ProjectArn"]
+    )
     dataset_arn = client.create_dataset(ProjectArn=project_arn, DatasetType=dataset_type)[
         "DatasetArn"
     ]

@@ -56,6 +56,5 @@ def box_line(
 def manifest(*lines: dict[str, Any] | str) -> bytes:
     """JSON Lines bytes of the given lines (strings are written as they are)."""
     return b"".join(
-        (line.encode() if isinstance(line, str) else orjson.dumps(line)) + b"\n"
-        for line in lines
+        (line.encode() if isinstance(line, str) else orjson.dumps(line)) + b"\n" for line in lines
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import all_entries, new_dataset, wait_for_status
 from lines import box_line, image_line, manifest
 
@@ -24,7 +25,10 @@ def test_create_empty_dataset_is_complete_at_once(rekognition: Any):
     assert description["StatusMessageCode"] == "SUCCESS"
     assert description["StatusMessage"] == "The dataset was successfully created."
     assert description["DatasetStats"] == {
-        "LabeledEntries": 0, "TotalEntries": 0, "TotalLabels": 0, "ErrorEntries": 0,
+        "LabeledEntries": 0,
+        "TotalEntries": 0,
+        "TotalLabels": 0,
+        "ErrorEntries": 0,
     }
     assert description["CreationTimestamp"] <= description["LastUpdatedTimestamp"]
     test = rekognition.create_dataset(ProjectArn=project, DatasetType="TEST")["DatasetArn"]
@@ -64,9 +68,9 @@ def test_create_dataset_with_neither_or_both_sources_is_invalid(rekognition: Any
 
 def test_create_dataset_as_a_copy_revalidates_every_line(rekognition: Any):
     lines = manifest(
-        image_line("s3://b/1.jpg", "cat"),
-        box_line("s3://b/2.jpg", [("dog", 10, 10, 100, 100)]),
-        {"source-ref": "s3://b/3.jpg"},
+        image_line("s3://bkt/1.jpg", "cat"),
+        box_line("s3://bkt/2.jpg", [("dog", 10, 10, 100, 100)]),
+        {"source-ref": "s3://bkt/3.jpg"},
     )
     project, train = new_dataset(rekognition, lines)
     test = rekognition.create_dataset(
@@ -118,8 +122,9 @@ def test_a_manifest_with_bad_content_fails_creation(start_server: Any, tmp_path:
     train = client.create_dataset(
         ProjectArn=project,
         DatasetType="TRAIN",
-        DatasetSource={"GroundTruthManifest": {"S3Object": {"Bucket": "bucket",
-                                                            "Name": "bad.manifest"}}},
+        DatasetSource={
+            "GroundTruthManifest": {"S3Object": {"Bucket": "bucket", "Name": "bad.manifest"}}
+        },
     )["DatasetArn"]
     description = wait_for_status(client, train)
     assert description["Status"] == "CREATE_FAILED"
@@ -128,12 +133,13 @@ def test_a_manifest_with_bad_content_fails_creation(start_server: Any, tmp_path:
     with pytest.raises(client.exceptions.ResourceNotReadyException):
         client.list_dataset_entries(DatasetArn=train)
     with pytest.raises(client.exceptions.InvalidParameterException):
-        client.update_dataset_entries(DatasetArn=train,
-                                      Changes={"GroundTruth": manifest(image_line("s3://b/x", "a"))})
+        client.update_dataset_entries(
+            DatasetArn=train, Changes={"GroundTruth": manifest(image_line("s3://bkt/x", "a"))}
+        )
 
 
 def test_delete_dataset_then_it_is_gone(rekognition: Any):
-    project, train = new_dataset(rekognition, manifest(image_line("s3://b/1.jpg", "cat")))
+    project, train = new_dataset(rekognition, manifest(image_line("s3://bkt/1.jpg", "cat")))
     assert rekognition.delete_dataset(DatasetArn=train)["ResponseMetadata"]["HTTPStatusCode"] == 200
     deadline = time.monotonic() + 10
     while True:

@@ -33,8 +33,9 @@ def test_create_project_twice_with_one_name_is_resource_in_use(rekognition: Any,
 
 def test_create_project_with_content_moderation_is_invalid_parameter(rekognition: Any):
     with pytest.raises(rekognition.exceptions.InvalidParameterException):
-        rekognition.create_project(ProjectName=f"m-{uuid.uuid4().hex[:8]}",
-                                   Feature="CONTENT_MODERATION")
+        rekognition.create_project(
+            ProjectName=f"m-{uuid.uuid4().hex[:8]}", Feature="CONTENT_MODERATION"
+        )
 
 
 def test_describe_projects_lists_new_projects_oldest_first_with_datasets(
@@ -43,9 +44,9 @@ def test_describe_projects_lists_new_projects_oldest_first_with_datasets(
     first = rekognition.create_project(ProjectName=project_name + "-a")["ProjectArn"]
     second = rekognition.create_project(ProjectName=project_name + "-b")["ProjectArn"]
     train = rekognition.create_dataset(ProjectArn=second, DatasetType="TRAIN")["DatasetArn"]
-    found = rekognition.describe_projects(
-        ProjectNames=[project_name + "-b", project_name + "-a"]
-    )["ProjectDescriptions"]
+    found = rekognition.describe_projects(ProjectNames=[project_name + "-b", project_name + "-a"])[
+        "ProjectDescriptions"
+    ]
     assert [p["ProjectArn"] for p in found] == [first, second]
     assert found[0]["Datasets"] == []
     assert found[0]["Status"] == "CREATED"
@@ -115,8 +116,11 @@ def test_delete_project_of_nothing_is_not_found(rekognition: Any):
 def test_projects_are_scoped_by_region(server: Any, project_name: str):
     east = server.client()
     west = __import__("boto3").client(
-        "rekognition", endpoint_url=server.url, region_name="us-west-2",
-        aws_access_key_id="test", aws_secret_access_key="test",
+        "rekognition",
+        endpoint_url=server.url,
+        region_name="us-west-2",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
     )
     arn = east.create_project(ProjectName=project_name)["ProjectArn"]
     assert west.describe_projects(ProjectNames=[project_name])["ProjectDescriptions"] == []

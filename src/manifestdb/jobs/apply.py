@@ -1,4 +1,4 @@
-"""Applying one job: each create, update or distribution commits in ONE transaction, or not at all."""
+"""Applying one job: a create, update or distribution commits in ONE transaction, or not at all."""
 
 from __future__ import annotations
 
@@ -69,16 +69,21 @@ class JobApplier:
         started = time.time()
         try:
             with self.store.write() as tx:
-                rows = [(seq, labels) for batch in tx.entry_rows(train_id)
-                        for seq, _, labels in batch]
+                rows = [
+                    (seq, labels) for batch in tx.entry_rows(train_id) for seq, _, labels in batch
+                ]
                 refused = distribute_terminal(labeled_training_entries=labeled_count(rows))
                 if refused is not None:
                     raise Rejected(refused, {"kind": "distribute"})
                 train = tx.dataset_by_id(train_id)
                 assert train is not None
                 chosen = choose_test_entries(rows, seed=train.arn)
-                moving = [(seq, line) for batch in tx.entry_rows(train_id)
-                          for seq, line, _ in batch if seq in chosen]
+                moving = [
+                    (seq, line)
+                    for batch in tx.entry_rows(train_id)
+                    for seq, line, _ in batch
+                    if seq in chosen
+                ]
                 out = tx.entry_writer(train_id)
                 out.remove([seq for seq, _ in moving])
                 out_result = out.finish()
@@ -90,12 +95,20 @@ class JobApplier:
                 now = time.time()
                 for dataset_id in (train_id, test_id):
                     self._complete(tx, dataset_id, "UPDATE_COMPLETE", now)
-                report = {"kind": "distribute", "moved": len(moving),
-                          "train_entries": out_result.total_entries,
-                          "test_entries": in_result.total_entries}
+                report = {
+                    "kind": "distribute",
+                    "moved": len(moving),
+                    "train_entries": out_result.total_entries,
+                    "test_entries": in_result.total_entries,
+                }
                 for dataset_id in (train_id, test_id):
-                    tx.save_report(dataset_id, job.id, "distribute", now,
-                                   _finish_report(report, started, now, "UPDATE_COMPLETE"))
+                    tx.save_report(
+                        dataset_id,
+                        job.id,
+                        "distribute",
+                        now,
+                        _finish_report(report, started, now, "UPDATE_COMPLETE"),
+                    )
                 tx.finish_job(job.id, "done", now)
         except Rejected as rejected:
             self._fail(job, [train_id, test_id], "UPDATE_FAILED", rejected, started)
@@ -126,11 +139,15 @@ class JobApplier:
         is_manifest: bool | None = None,
     ) -> None:
         kind = "create" if creating else "update"
-        done, failed = ("CREATE_COMPLETE", "CREATE_FAILED") if creating else (
-            "UPDATE_COMPLETE", "UPDATE_FAILED")
+        done, failed = (
+            ("CREATE_COMPLETE", "CREATE_FAILED")
+            if creating
+            else ("UPDATE_COMPLETE", "UPDATE_FAILED")
+        )
         started = time.time()
-        reader = ChangeReader(self.settings.limits,
-                              is_manifest=creating if is_manifest is None else is_manifest)
+        reader = ChangeReader(
+            self.settings.limits, is_manifest=creating if is_manifest is None else is_manifest
+        )
         try:
             with self.store.write() as tx:
                 writer = tx.entry_writer(dataset_id)
@@ -138,9 +155,12 @@ class JobApplier:
                     writer.upsert(batch)
                 result = writer.finish()
                 report = _reader_report(kind, reader)
-                report.update(added=result.added, replaced=result.replaced,
-                              labels_added=result.labels_added,
-                              labels_removed=result.labels_removed)
+                report.update(
+                    added=result.added,
+                    replaced=result.replaced,
+                    labels_added=result.labels_added,
+                    labels_removed=result.labels_removed,
+                )
                 terminal = reader.terminal() or dataset_terminal(
                     total_entries=result.total_entries,
                     total_labels=result.total_labels,
@@ -151,8 +171,9 @@ class JobApplier:
                     raise Rejected(terminal, report)
                 now = time.time()
                 self._complete(tx, dataset_id, done, now)
-                tx.save_report(dataset_id, job.id, kind, now,
-                               _finish_report(report, started, now, done))
+                tx.save_report(
+                    dataset_id, job.id, kind, now, _finish_report(report, started, now, done)
+                )
                 tx.finish_job(job.id, "done", now)
         except Rejected as rejected:
             self._fail(job, [dataset_id], failed, rejected, started)
@@ -161,19 +182,24 @@ class JobApplier:
         tx.set_dataset_status(dataset_id, status, STATUS_MESSAGES[status], SUCCESS, now)
 
     def _fail(
-        self, job: JobRecord, dataset_ids: list[int], status: str, rejected: Rejected,
+        self,
+        job: JobRecord,
+        dataset_ids: list[int],
+        status: str,
+        rejected: Rejected,
         started: float,
     ) -> None:
         now = time.time()
         report = dict(rejected.report, added=0, replaced=0, labels_added=[], labels_removed=[])
-        report["terminal"] = {"code": rejected.terminal.code,
-                              "message": rejected.terminal.message}
+        report["terminal"] = {"code": rejected.terminal.code, "message": rejected.terminal.message}
         with self.store.write() as tx:
             for dataset_id in dataset_ids:
-                tx.set_dataset_status(dataset_id, status, rejected.terminal.status_message,
-                                      CLIENT_ERROR, now)
-                tx.save_report(dataset_id, job.id, job.kind, now,
-                               _finish_report(report, started, now, status))
+                tx.set_dataset_status(
+                    dataset_id, status, rejected.terminal.status_message, CLIENT_ERROR, now
+                )
+                tx.save_report(
+                    dataset_id, job.id, job.kind, now, _finish_report(report, started, now, status)
+                )
             tx.finish_job(job.id, "failed", now, error=rejected.terminal.status_message)
 
 

@@ -17,9 +17,7 @@ from collections.abc import Sequence
 TEST_SHARE = 0.2
 
 
-def choose_test_entries(
-    rows: Sequence[tuple[int, dict[str, int]]], seed: str
-) -> set[int]:
+def choose_test_entries(rows: Sequence[tuple[int, dict[str, int]]], seed: str) -> set[int]:
     """The seqs to move, from (seq, labels) of every training entry."""
     order = list(rows)
     random.Random(seed).shuffle(order)
@@ -36,7 +34,9 @@ def choose_test_entries(
         chosen.add(seq)
         in_test.update(labels.keys())
 
-    rarest_first = sorted((label for label, n in total.items() if n >= 2), key=lambda x: (total[x], x))
+    rarest_first = sorted(
+        (label for label, n in total.items() if n >= 2), key=lambda x: (total[x], x)
+    )
     for label in rarest_first:
         if in_test[label]:
             continue

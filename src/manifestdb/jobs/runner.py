@@ -72,23 +72,29 @@ class Runner:
         try:
             self.applier.run(job)
         except Exception as error:
-            log.error("job %d (%s) failed: %s\n%s", job.id, job.kind, error,
-                      traceback.format_exc())
+            log.error("job %d (%s) failed: %s\n%s", job.id, job.kind, error, traceback.format_exc())
             self._mark_service_error(job, error)
-        log.info("job %d %s finished in %.0f ms", job.id, job.kind,
-                 (time.perf_counter() - started) * 1000)
+        log.info(
+            "job %d %s finished in %.0f ms",
+            job.id,
+            job.kind,
+            (time.perf_counter() - started) * 1000,
+        )
 
     def _mark_service_error(self, job: JobRecord, error: Exception) -> None:
         """Our fault, not the user's: the dataset says SERVICE_ERROR and keeps its entries."""
         failed = "CREATE_FAILED" if job.kind.startswith("create") else "UPDATE_FAILED"
-        message = f"manifestdb could not apply the change: {type(error).__name__}. See the server log."
+        message = (
+            f"manifestdb could not apply the change: {type(error).__name__}. See the server log."
+        )
         now = time.time()
         try:
             with self.store.write() as tx:
                 targets = [job.params.get("train_id"), job.params.get("test_id")]
                 for dataset_id in [d for d in targets if d] or [job.dataset_id]:
-                    if dataset_id is not None and job.kind.startswith(("create", "update",
-                                                                        "distribute")):
+                    if dataset_id is not None and job.kind.startswith(
+                        ("create", "update", "distribute")
+                    ):
                         tx.set_dataset_status(dataset_id, failed, message, SERVICE_ERROR, now)
                 tx.finish_job(job.id, "failed", now, error=repr(error))
         except Exception:

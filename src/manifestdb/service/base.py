@@ -50,11 +50,7 @@ class ServiceBase:
         """The caller's project with this ARN, or ResourceNotFoundException."""
         parts = parse_project_arn(arn)
         project = tx.project_by_arn(arn) if parts else None
-        if (
-            project is None
-            or project.account != caller.account
-            or project.region != caller.region
-        ):
+        if project is None or project.account != caller.account or project.region != caller.region:
             raise ResourceNotFoundException(f"The project {arn} does not exist.")
         return project
 

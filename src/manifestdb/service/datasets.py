@@ -1,4 +1,4 @@
-"""Dataset operations: create, describe, delete, update entries, list entries and labels, distribute."""
+"""Dataset operations: create, describe, delete, update, list entries and labels, distribute."""
 
 from __future__ import annotations
 
@@ -64,8 +64,9 @@ class DatasetOperations(ServiceBase):
                         f"The source dataset is {source_dataset.status}; copy a dataset whose "
                         "creation has completed."
                     )
-            arn = dataset_arn(caller.region, caller.account, project.name, dataset_type,
-                              int(now * 1000))
+            arn = dataset_arn(
+                caller.region, caller.account, project.name, dataset_type, int(now * 1000)
+            )
             empty = manifest is None and source_dataset is None
             status = "CREATE_COMPLETE" if empty else "CREATE_IN_PROGRESS"
             dataset = tx.insert_dataset(
@@ -79,11 +80,19 @@ class DatasetOperations(ServiceBase):
                 created_at=now,
             )
             if manifest is not None:
-                tx.enqueue_job(kind="create_manifest", dataset_id=dataset.id, now=now,
-                               params={"s3_object": manifest})
+                tx.enqueue_job(
+                    kind="create_manifest",
+                    dataset_id=dataset.id,
+                    now=now,
+                    params={"s3_object": manifest},
+                )
             elif source_dataset is not None:
-                tx.enqueue_job(kind="create_copy", dataset_id=dataset.id, now=now,
-                               params={"source_dataset_id": source_dataset.id})
+                tx.enqueue_job(
+                    kind="create_copy",
+                    dataset_id=dataset.id,
+                    now=now,
+                    params={"source_dataset_id": source_dataset.id},
+                )
         if not empty:
             self.job_queued()
         return {"DatasetArn": arn}
@@ -112,8 +121,13 @@ class DatasetOperations(ServiceBase):
         with self.store.write() as tx:
             dataset = self.dataset_for(tx, caller, dataset_arn)
             _refuse_busy(dataset, "deleted")
-            tx.set_dataset_status(dataset.id, "DELETE_IN_PROGRESS",
-                                  STATUS_MESSAGES["DELETE_IN_PROGRESS"], SUCCESS, now)
+            tx.set_dataset_status(
+                dataset.id,
+                "DELETE_IN_PROGRESS",
+                STATUS_MESSAGES["DELETE_IN_PROGRESS"],
+                SUCCESS,
+                now,
+            )
             tx.enqueue_job(kind="delete_dataset", dataset_id=dataset.id, now=now)
         self.job_queued()
         return {}
@@ -192,8 +206,9 @@ class DatasetOperations(ServiceBase):
             ]
         }
         if len(found) > limit:
-            output["NextToken"] = self.tokens.issue("ListDatasetLabels", [dataset_arn],
-                                                    page[-1].label)
+            output["NextToken"] = self.tokens.issue(
+                "ListDatasetLabels", [dataset_arn], page[-1].label
+            )
         return output
 
     def distribute_dataset_entries(
@@ -225,14 +240,19 @@ class DatasetOperations(ServiceBase):
                 )
             for dataset in (train, test):
                 self._start_update(tx, dataset, now)
-            tx.enqueue_job(kind="distribute", dataset_id=train.id, now=now,
-                           params={"train_id": train.id, "test_id": test.id})
+            tx.enqueue_job(
+                kind="distribute",
+                dataset_id=train.id,
+                now=now,
+                params={"train_id": train.id, "test_id": test.id},
+            )
         self.job_queued()
         return {}
 
     def _start_update(self, tx: Tx, dataset: DatasetRecord, now: float) -> None:
-        tx.set_dataset_status(dataset.id, "UPDATE_IN_PROGRESS",
-                              STATUS_MESSAGES["UPDATE_IN_PROGRESS"], SUCCESS, now)
+        tx.set_dataset_status(
+            dataset.id, "UPDATE_IN_PROGRESS", STATUS_MESSAGES["UPDATE_IN_PROGRESS"], SUCCESS, now
+        )
 
 
 def _refuse_busy(dataset: DatasetRecord, doing: str) -> None:

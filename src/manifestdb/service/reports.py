@@ -31,6 +31,5 @@ class ReportOperations(ServiceBase):
             "Updates": [dict(report, id=report_id) for report_id, report in page],
         }
         if len(found) > limit:
-            output["NextToken"] = self.tokens.issue("ListUpdateReports", [dataset_arn],
-                                                    page[-1][0])
+            output["NextToken"] = self.tokens.issue("ListUpdateReports", [dataset_arn], page[-1][0])
         return output

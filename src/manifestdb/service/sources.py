@@ -34,7 +34,7 @@ def _local_path(settings: Settings, s3_object: dict[str, Any]) -> Path | None:
     if settings.local_buckets is None:
         return None
     root = settings.local_buckets.resolve()
-    path = (root / s3_object["Bucket"] / s3_object["Name"]).resolve()
+    path = (root / str(s3_object["Bucket"]) / str(s3_object["Name"])).resolve()
     if not path.is_relative_to(root):
         raise InvalidS3ObjectException("The S3 object name leaves the bucket.")
     return path
@@ -49,8 +49,9 @@ def check_s3_object(settings: Settings, s3_object: dict[str, Any]) -> int:
     path = _local_path(settings, s3_object)
     if path is not None:
         if not path.is_file():
-            raise InvalidS3ObjectException(f"Unable to get object metadata from S3: "
-                                           f"{_describe(s3_object)} does not exist.")
+            raise InvalidS3ObjectException(
+                f"Unable to get object metadata from S3: {_describe(s3_object)} does not exist."
+            )
         return path.stat().st_size
     from botocore.exceptions import BotoCoreError, ClientError
 

@@ -37,7 +37,7 @@ class DatasetQueries:
         status_message_code: str,
         created_at: float,
     ) -> DatasetRecord:
-        values = dict(
+        values: dict[str, Any] = dict(
             project_id=project_id,
             account=account,
             arn=arn,
@@ -89,9 +89,7 @@ class DatasetQueries:
         self.conn.execute(
             update(datasets)
             .where(datasets.c.id == dataset_id)
-            .values(
-                status=status, status_message=message, status_message_code=code, updated_at=now
-            )
+            .values(status=status, status_message=message, status_message_code=code, updated_at=now)
         )
 
     def add_to_counters(

@@ -1,4 +1,4 @@
-"""Writing entries: upsert by source-ref, the label index, and counters, in the caller's transaction."""
+"""Writing entries: upsert by source-ref, the label index and counters, in one transaction."""
 
 from __future__ import annotations
 
@@ -10,32 +10,30 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, upda
 
 from manifestdb.manifest.types import Entry
 from manifestdb.store.records import ApplyResult
-from manifestdb.store.schema import buckets, datasets, entries, entry_labels, labels
+from manifestdb.store.schema import buckets, datasets, entries, labels
 
 BATCH = 500
 
-_update_entry = (
-    update(entries)
-    .where(entries.c.seq == bindparam("b_seq"))
-    .values(
-        line=bindparam("line"),
-        labels=bindparam("labels"),
-        bucket=bindparam("bucket"),
-        is_labeled=bindparam("is_labeled"),
-        has_errors=bindparam("has_errors"),
-    )
+# The hot statements run as driver-level executemany with tuples: building SQLAlchemy parameter
+# dicts for ~40,000 rows per change cost a third of the write time.
+_INSERT_ENTRY = (
+    "INSERT INTO entries (seq, dataset_id, source_ref, bucket, line, labels, is_labeled, "
+    "has_errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_delete_entry_label = delete(entry_labels).where(
-    entry_labels.c.dataset_id == bindparam("b_dataset_id"),
-    entry_labels.c.label == bindparam("b_label"),
-    entry_labels.c.seq == bindparam("b_seq"),
+_UPDATE_ENTRY = (
+    "UPDATE entries SET source_ref = ?, bucket = ?, line = ?, labels = ?, is_labeled = ?, "
+    "has_errors = ? WHERE seq = ? AND dataset_id = ?"
 )
+_INSERT_ENTRY_LABEL = (
+    "INSERT INTO entry_labels (dataset_id, label, seq, box_count) VALUES (?, ?, ?, ?)"
+)
+_DELETE_ENTRY_LABEL = "DELETE FROM entry_labels WHERE dataset_id = ? AND label = ? AND seq = ?"
 _FTS_INSERT = "INSERT INTO entries_fts(rowid, source_ref) VALUES (?, ?)"
 _FTS_DELETE = "INSERT INTO entries_fts(entries_fts, rowid, source_ref) VALUES ('delete', ?, ?)"
 
 
 class EntryWriter:
-    """Merges entries into one dataset; `finish` writes the counters. One transaction, one writer."""
+    """Merges entries into one dataset; `finish` writes the counters (one transaction)."""
 
     def __init__(self, conn: Connection, dialect: str, dataset_id: int) -> None:
         self.conn = conn
@@ -53,66 +51,71 @@ class EntryWriter:
     def upsert(self, batch: Sequence[Entry]) -> None:
         """Add each entry, or replace the stored line of its source-ref whole."""
         existing = self._existing([entry.source_ref for entry in batch])
-        new_rows: list[dict[str, Any]] = []
-        changed_rows: list[dict[str, Any]] = []
-        label_rows: list[dict[str, Any]] = []
-        stale_labels: list[dict[str, Any]] = []
+        new_rows: list[tuple[Any, ...]] = []
+        changed_rows: list[tuple[Any, ...]] = []
+        label_rows: list[tuple[int, str, int, int]] = []
+        stale_labels: list[tuple[int, str, int]] = []
+        dataset_id = self.dataset_id
         for entry in batch:
             old = existing.get(entry.source_ref)
+            values = (
+                entry.source_ref,
+                entry.bucket,
+                entry.line,
+                orjson.dumps(entry.labels).decode(),
+                entry.is_labeled,
+                entry.has_errors,
+            )
             if old is None:
                 seq = self.next_seq
                 self.next_seq += 1
-                new_rows.append(self._row(entry, seq))
+                new_rows.append((seq, dataset_id, *values))
                 self.delta_total += 1
                 self.result.added += 1
             else:
                 seq = old["seq"]
-                changed_rows.append({"b_seq": seq, **self._row(entry, seq)})
-                self._count_out(old["source_ref"], old)
-                stale_labels.extend(
-                    {"b_dataset_id": self.dataset_id, "b_label": label, "b_seq": seq}
-                    for label in old["labels"]
-                )
+                changed_rows.append((*values, seq, dataset_id))
+                self._count_out(old)
+                stale_labels.extend((dataset_id, label, seq) for label in old["labels"])
                 self.result.replaced += 1
             self._count_in(entry)
             label_rows.extend(
-                {"dataset_id": self.dataset_id, "label": label, "seq": seq, "box_count": boxes}
-                for label, boxes in entry.labels.items()
+                (dataset_id, label, seq, boxes) for label, boxes in entry.labels.items()
             )
         if stale_labels:
-            self.conn.execute(_delete_entry_label, stale_labels)
+            self.conn.exec_driver_sql(_DELETE_ENTRY_LABEL, stale_labels)
         if changed_rows:
-            self.conn.execute(_update_entry, changed_rows)
+            self.conn.exec_driver_sql(_UPDATE_ENTRY, changed_rows)
         if new_rows:
-            self.conn.execute(insert(entries), new_rows)
+            self.conn.exec_driver_sql(_INSERT_ENTRY, new_rows)
             if self.dialect == "sqlite":
-                self.conn.exec_driver_sql(
-                    _FTS_INSERT, [(row["seq"], row["source_ref"]) for row in new_rows]
-                )
+                self.conn.exec_driver_sql(_FTS_INSERT, [(row[0], row[2]) for row in new_rows])
         if label_rows:
-            self.conn.execute(insert(entry_labels), label_rows)
+            self.conn.exec_driver_sql(_INSERT_ENTRY_LABEL, label_rows)
 
     def remove(self, seqs: Sequence[int]) -> None:
         """Take entries out of the dataset (DistributeDatasetEntries moves them)."""
         for start in range(0, len(seqs), BATCH):
             chunk = list(seqs[start : start + BATCH])
             rows = self.conn.execute(
-                select(entries.c.seq, entries.c.source_ref, entries.c.labels,
-                       entries.c.is_labeled, entries.c.has_errors, entries.c.bucket)
-                .where(entries.c.seq.in_(chunk), entries.c.dataset_id == self.dataset_id)
+                select(
+                    entries.c.seq,
+                    entries.c.source_ref,
+                    entries.c.labels,
+                    entries.c.is_labeled,
+                    entries.c.has_errors,
+                    entries.c.bucket,
+                ).where(entries.c.seq.in_(chunk), entries.c.dataset_id == self.dataset_id)
             ).all()
             for row in rows:
                 old = dict(row._mapping)
                 old["labels"] = orjson.loads(old["labels"])
-                self._count_out(old["source_ref"], old)
+                self._count_out(old)
                 self.delta_total -= 1
                 if old["labels"]:
-                    self.conn.execute(
-                        _delete_entry_label,
-                        [
-                            {"b_dataset_id": self.dataset_id, "b_label": label, "b_seq": old["seq"]}
-                            for label in old["labels"]
-                        ],
+                    self.conn.exec_driver_sql(
+                        _DELETE_ENTRY_LABEL,
+                        [(self.dataset_id, label, old["seq"]) for label in old["labels"]],
                     )
             if self.dialect == "sqlite" and rows:
                 self.conn.exec_driver_sql(_FTS_DELETE, [(r.seq, r.source_ref) for r in rows])
@@ -142,32 +145,25 @@ class EntryWriter:
         self.result.total_labels = before.total_labels + label_shift
         self.result.bucket_count = int(
             self.conn.execute(
-                select(func.count()).select_from(buckets).where(
-                    buckets.c.dataset_id == self.dataset_id
-                )
+                select(func.count())
+                .select_from(buckets)
+                .where(buckets.c.dataset_id == self.dataset_id)
             ).scalar_one()
         )
         return self.result
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _row(self, entry: Entry, seq: int) -> dict[str, Any]:
-        return {
-            "seq": seq,
-            "dataset_id": self.dataset_id,
-            "source_ref": entry.source_ref,
-            "bucket": entry.bucket,
-            "line": entry.line,
-            "labels": orjson.dumps(entry.labels).decode(),
-            "is_labeled": entry.is_labeled,
-            "has_errors": entry.has_errors,
-        }
-
     def _existing(self, source_refs: list[str]) -> dict[str, dict[str, Any]]:
         rows = self.conn.execute(
-            select(entries.c.seq, entries.c.source_ref, entries.c.labels, entries.c.is_labeled,
-                   entries.c.has_errors, entries.c.bucket)
-            .where(entries.c.dataset_id == self.dataset_id, entries.c.source_ref.in_(source_refs))
+            select(
+                entries.c.seq,
+                entries.c.source_ref,
+                entries.c.labels,
+                entries.c.is_labeled,
+                entries.c.has_errors,
+                entries.c.bucket,
+            ).where(entries.c.dataset_id == self.dataset_id, entries.c.source_ref.in_(source_refs))
         )
         found: dict[str, dict[str, Any]] = {}
         for row in rows:
@@ -185,7 +181,7 @@ class EntryWriter:
             delta[0] += 1
             delta[1] += boxes > 0
 
-    def _count_out(self, _source_ref: str, old: dict[str, Any]) -> None:
+    def _count_out(self, old: dict[str, Any]) -> None:
         self.delta_labeled -= bool(old["is_labeled"])
         self.delta_errors -= bool(old["has_errors"])
         self.bucket_delta[old["bucket"]] = self.bucket_delta.get(old["bucket"], 0) - 1
@@ -205,7 +201,9 @@ class EntryWriter:
                 )
             )
             current.update({row[0]: (row[1], row[2]) for row in rows})
-        inserts, updates, removed = [], [], []
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        removed: list[str] = []
         for label in touched:
             d_entries, d_boxes = self.label_delta[label]
             entry_count, box_count = current.get(label, (0, 0))
@@ -217,15 +215,21 @@ class EntryWriter:
                 updates.append({"b_label": label, "e": entry_count, "b": box_count})
             else:
                 inserts.append(
-                    {"dataset_id": self.dataset_id, "label": label,
-                     "entry_count": entry_count, "box_entry_count": box_count}
+                    {
+                        "dataset_id": self.dataset_id,
+                        "label": label,
+                        "entry_count": entry_count,
+                        "box_entry_count": box_count,
+                    }
                 )
         if inserts:
             self.conn.execute(insert(labels), inserts)
         if updates:
             self.conn.execute(
                 update(labels)
-                .where(labels.c.dataset_id == self.dataset_id, labels.c.label == bindparam("b_label"))
+                .where(
+                    labels.c.dataset_id == self.dataset_id, labels.c.label == bindparam("b_label")
+                )
                 .values(entry_count=bindparam("e"), box_entry_count=bindparam("b")),
                 updates,
             )

@@ -65,10 +65,9 @@ def _by_entries(
         clauses.append("instr(e.source_ref, ?) > 0")
         params.append(filters.contains)
     sql = (
-        f"SELECT e.seq, e.line FROM entries e WHERE {' AND '.join(clauses)} "
-        "ORDER BY e.seq LIMIT ?"
+        f"SELECT e.seq, e.line FROM entries e WHERE {' AND '.join(clauses)} ORDER BY e.seq LIMIT ?"
     )
-    return conn.exec_driver_sql(sql, (*params, limit)).all()
+    return list(conn.exec_driver_sql(sql, (*params, limit)).all())
 
 
 def _label_probe(labels: Sequence[str]) -> str:
@@ -83,8 +82,8 @@ def _by_trigram(
     conn: Connection, dataset_id: int, after: int, limit: int, filters: EntryFilter
 ) -> list[Any]:
     assert filters.contains is not None
-    phrase = '"' + filters.contains.replace('"', '""') + '"'
-    # detail=none trigram matches may be false positives: instr() confirms each candidate.
+    # A detail=none index knows which trigrams a source-ref has, not where: match rows holding
+    # every trigram of the substring, and let instr() confirm each candidate.
     clauses = [
         "entries_fts MATCH ?",
         "f.rowid > ?",
@@ -92,7 +91,7 @@ def _by_trigram(
         "instr(e.source_ref, ?) > 0",
         *_flag_clauses(filters),
     ]
-    params: list[Any] = [phrase, after, dataset_id, filters.contains]
+    params: list[Any] = [trigram_query(filters.contains), after, dataset_id, filters.contains]
     if filters.labels:
         clauses.append(_label_probe(filters.labels))
         params.extend(filters.labels)
@@ -100,7 +99,14 @@ def _by_trigram(
         "SELECT e.seq, e.line FROM entries_fts f CROSS JOIN entries e ON e.seq = f.rowid "
         f"WHERE {' AND '.join(clauses)} ORDER BY f.rowid LIMIT ?"
     )
-    return conn.exec_driver_sql(sql, (*params, limit)).all()
+    return list(conn.exec_driver_sql(sql, (*params, limit)).all())
+
+
+def trigram_query(substring: str) -> str:
+    """An FTS5 query for rows holding the trigrams that cover `substring` (3+ characters)."""
+    starts = sorted({*range(0, len(substring) - 2, 3), len(substring) - 3})
+    grams = (substring[start : start + 3] for start in starts)
+    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
 
 
 def _by_labels(
@@ -135,9 +141,7 @@ def _by_labels(
     return found[:limit]
 
 
-def _fetch(
-    conn: Connection, dataset_id: int, seqs: list[int], filters: EntryFilter
-) -> list[Any]:
+def _fetch(conn: Connection, dataset_id: int, seqs: list[int], filters: EntryFilter) -> list[Any]:
     marks = ", ".join("?" for _ in seqs)
     clauses = [f"e.seq IN ({marks})", "e.dataset_id = ?", *_flag_clauses(filters)]
     params: list[Any] = [*seqs, dataset_id]
@@ -145,4 +149,4 @@ def _fetch(
         clauses.append("instr(e.source_ref, ?) > 0")
         params.append(filters.contains)
     sql = f"SELECT e.seq, e.line FROM entries e WHERE {' AND '.join(clauses)} ORDER BY e.seq"
-    return conn.exec_driver_sql(sql, tuple(params)).all()
+    return list(conn.exec_driver_sql(sql, tuple(params)).all())

@@ -30,7 +30,7 @@ class ProjectQueries:
         status: str,
         created_at: float,
     ) -> ProjectRecord:
-        values = dict(
+        values: dict[str, Any] = dict(
             account=account,
             region=region,
             name=name,

@@ -1,0 +1,96 @@
+"""DistributeDatasetEntries: 20% of the training entries move, every label on both sides."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from conftest import all_entries, new_dataset, wait_for_status
+from lines import image_line, manifest
+
+
+def labels_of(entries: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(
+        value["class-name"]
+        for entry in entries
+        for key, value in entry.items()
+        if key.endswith("-metadata") and isinstance(value, dict) and "class-name" in value
+    )
+
+
+def test_distribute_moves_a_fifth_stratified_by_label(rekognition: Any):
+    lines = [image_line(f"s3://bkt/{i:03d}.jpg", ("a", "b", "c", "d")[i % 4]) for i in range(96)]
+    lines += [image_line("s3://bkt/rare1.jpg", "rare"), image_line("s3://bkt/rare2.jpg", "rare")]
+    lines += [image_line("s3://bkt/single.jpg", "single"), {"source-ref": "s3://bkt/none.jpg"}]
+    project, train = new_dataset(rekognition, manifest(*lines))
+    test = rekognition.create_dataset(ProjectArn=project, DatasetType="TEST")["DatasetArn"]
+    before = {e["source-ref"]: e for e in all_entries(rekognition, train)}
+    rekognition.distribute_dataset_entries(Datasets=[{"Arn": test}, {"Arn": train}])
+    for arn in (train, test):
+        assert wait_for_status(rekognition, arn)["Status"] == "UPDATE_COMPLETE"
+    train_entries, test_entries = all_entries(rekognition, train), all_entries(rekognition, test)
+    assert len(test_entries) == 20  # round(100 * 0.2)
+    assert len(train_entries) == 80
+    moved = {e["source-ref"]: e for e in test_entries}
+    assert set(moved).isdisjoint(e["source-ref"] for e in train_entries)
+    assert all(before[ref] == entry for ref, entry in moved.items())  # lines move unchanged
+    test_labels, train_labels = labels_of(test_entries), labels_of(train_entries)
+    for label in ("a", "b", "c", "d", "rare"):
+        assert test_labels[label] >= 1 and train_labels[label] >= 1, label
+    for label in ("a", "b", "c", "d"):
+        assert 3 <= test_labels[label] <= 7, (label, test_labels)
+    assert train_labels["single"] == 1  # a label with one entry stays in training
+    stats = wait_for_status(rekognition, test)["DatasetStats"]
+    assert stats["TotalEntries"] == 20
+
+
+def test_distribute_needs_one_train_and_one_test_of_one_project(rekognition: Any):
+    project, train = new_dataset(
+        rekognition, manifest(*(image_line(f"s3://bkt/{i}.jpg", "x") for i in range(5)))
+    )
+    test = rekognition.create_dataset(ProjectArn=project, DatasetType="TEST")["DatasetArn"]
+    with pytest.raises(rekognition.exceptions.InvalidParameterException):
+        rekognition.distribute_dataset_entries(Datasets=[{"Arn": train}, {"Arn": train}])
+    other_project, other_train = new_dataset(rekognition)
+    other_test = rekognition.create_dataset(ProjectArn=other_project, DatasetType="TEST")[
+        "DatasetArn"
+    ]
+    with pytest.raises(rekognition.exceptions.InvalidParameterException):
+        rekognition.distribute_dataset_entries(Datasets=[{"Arn": train}, {"Arn": other_test}])
+    rekognition.update_dataset_entries(
+        DatasetArn=test, Changes={"GroundTruth": manifest(image_line("s3://bkt/t.jpg", "x"))}
+    )
+    wait_for_status(rekognition, test)
+    with pytest.raises(rekognition.exceptions.InvalidParameterException):
+        rekognition.distribute_dataset_entries(Datasets=[{"Arn": train}, {"Arn": test}])
+    assert other_train
+
+
+def test_distribute_with_too_few_labeled_entries_fails_both(rekognition: Any):
+    project, train = new_dataset(
+        rekognition, manifest(image_line("s3://bkt/1.jpg", "x"), {"source-ref": "s3://bkt/2.jpg"})
+    )
+    test = rekognition.create_dataset(ProjectArn=project, DatasetType="TEST")["DatasetArn"]
+    rekognition.distribute_dataset_entries(Datasets=[{"Arn": train}, {"Arn": test}])
+    for arn in (train, test):
+        description = wait_for_status(rekognition, arn)
+        assert description["Status"] == "UPDATE_FAILED"
+        assert description["StatusMessageCode"] == "CLIENT_ERROR"
+        assert description["StatusMessage"].startswith(
+            "ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_DISTRIBUTE"
+        )
+    assert len(all_entries(rekognition, train)) == 2
+
+
+def test_distribute_of_a_dataset_not_ready_is_resource_not_ready(start_server: Any):
+    slow = start_server("--job-delay", "1.0").client()
+    project, train = new_dataset(slow)
+    test = slow.create_dataset(ProjectArn=project, DatasetType="TEST")["DatasetArn"]
+    slow.update_dataset_entries(
+        DatasetArn=train, Changes={"GroundTruth": manifest(image_line("s3://bkt/1.jpg", "x"))}
+    )
+    with pytest.raises(slow.exceptions.ResourceNotReadyException):
+        slow.distribute_dataset_entries(Datasets=[{"Arn": train}, {"Arn": test}])
+    wait_for_status(slow, train)

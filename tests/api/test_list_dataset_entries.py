@@ -1,0 +1,175 @@
+"""ListDatasetEntries: every filter, their combinations, and pagination."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from conftest import all_entries, new_dataset, wait_for_status
+from lines import box_line, image_line, manifest
+
+
+def _bad_box_line(ref: str) -> dict[str, Any]:
+    line = box_line(ref, [("car", 10, 10, 50, 50)])
+    line["bounding-box"]["annotations"][0]["left"] = -5  # off frame: an error in the line
+    return line
+
+
+@pytest.fixture(scope="module")
+def mixed(rekognition: Any) -> str:
+    """300 entries: labels by i % 3, every 10th unlabeled, every 7th with an error."""
+    lines = []
+    for i in range(300):
+        ref = f"s3://bucket/{'cats' if i % 2 else 'dogs'}/img{i:04d}.jpg"
+        if i % 10 == 0:
+            lines.append({"source-ref": ref})
+        elif i % 7 == 0:
+            lines.append(_bad_box_line(ref))
+        else:
+            lines.append(image_line(ref, ("red", "green", "blue")[i % 3]))
+    _, train = new_dataset(rekognition, manifest(*lines))
+    assert wait_for_status(rekognition, train)["Status"] == "UPDATE_COMPLETE"
+    return train
+
+
+def refs(entries: list[dict[str, Any]]) -> list[int]:
+    return [int(e["source-ref"][-8:-4]) for e in entries]
+
+
+def expected(predicate: Any) -> list[int]:
+    return [i for i in range(300) if predicate(i)]
+
+
+def labeled(i: int) -> bool:
+    return i % 10 != 0
+
+
+def has_error(i: int) -> bool:
+    return labeled(i) and i % 7 == 0
+
+
+def label_of(i: int) -> str | None:
+    if not labeled(i) or has_error(i):
+        return None
+    return ("red", "green", "blue")[i % 3]
+
+
+def test_no_filter_returns_everything_in_order_of_addition(rekognition: Any, mixed: str):
+    assert refs(all_entries(rekognition, mixed)) == list(range(300))
+
+
+@pytest.mark.parametrize(
+    ("filters", "predicate"),
+    [
+        ({"Labeled": True}, labeled),
+        ({"Labeled": False}, lambda i: not labeled(i)),
+        ({"HasErrors": True}, has_error),
+        ({"HasErrors": False}, lambda i: not has_error(i)),
+        ({"ContainsLabels": ["red"]}, lambda i: label_of(i) == "red"),
+        ({"ContainsLabels": ["red", "blue"]}, lambda i: label_of(i) in ("red", "blue")),
+        ({"ContainsLabels": ["nothing"]}, lambda i: False),
+        ({"SourceRefContains": "cats/"}, lambda i: i % 2 == 1),
+        ({"SourceRefContains": "img0012"}, lambda i: i == 12),
+        ({"SourceRefContains": "CATS"}, lambda i: False),
+        ({"SourceRefContains": "absent-substring"}, lambda i: False),
+        ({"SourceRefContains": "1"}, lambda i: "1" in f"img{i:04d}.jpg"),
+        (
+            {"ContainsLabels": ["green"], "SourceRefContains": "dogs"},
+            lambda i: label_of(i) == "green" and i % 2 == 0,
+        ),
+        (
+            {"ContainsLabels": ["green", "red"], "HasErrors": False, "Labeled": True},
+            lambda i: label_of(i) in ("green", "red"),
+        ),
+        (
+            {"Labeled": True, "HasErrors": True, "SourceRefContains": "cats"},
+            lambda i: has_error(i) and i % 2 == 1,
+        ),
+        ({"Labeled": False, "ContainsLabels": ["red"]}, lambda i: False),
+    ],
+    ids=lambda value: orjson.dumps(value).decode() if isinstance(value, dict) else "",
+)
+def test_filters_combine_with_and(
+    rekognition: Any, mixed: str, filters: dict[str, Any], predicate: Any
+):
+    assert refs(all_entries(rekognition, mixed, **filters)) == expected(predicate)
+
+
+def test_entries_with_errors_carry_them_in_the_line(rekognition: Any, mixed: str):
+    (entry, *_) = all_entries(rekognition, mixed, HasErrors=True)
+    annotation = entry["bounding-box"]["annotations"][0]
+    assert annotation["errors"][0]["code"] == "ERROR_INVALID_BOUNDING_BOX"
+    stats = rekognition.describe_dataset(DatasetArn=mixed)["DatasetDescription"]["DatasetStats"]
+    assert stats["ErrorEntries"] == len(expected(has_error))
+    assert stats["LabeledEntries"] == len(expected(labeled))
+
+
+def test_pages_by_hand_follow_next_token_until_it_is_absent(rekognition: Any, mixed: str):
+    seen, token, pages = [], "", 0
+    while True:
+        page = rekognition.list_dataset_entries(DatasetArn=mixed, MaxResults=40, NextToken=token)
+        assert len(page["DatasetEntries"]) <= 40
+        seen += refs([orjson.loads(e) for e in page["DatasetEntries"]])
+        pages += 1
+        if "NextToken" not in page:
+            break
+        token = page["NextToken"]
+    assert seen == list(range(300))
+    assert pages == 8
+    exact = rekognition.list_dataset_entries(DatasetArn=mixed, MaxResults=100)
+    for _ in range(2):
+        exact = rekognition.list_dataset_entries(
+            DatasetArn=mixed, MaxResults=100, NextToken=exact["NextToken"]
+        )
+    assert "NextToken" not in exact  # 300 entries: the third page of 100 is the last
+
+
+def test_a_token_from_another_query_or_forged_is_refused(rekognition: Any, mixed: str):
+    page = rekognition.list_dataset_entries(DatasetArn=mixed, MaxResults=5, Labeled=True)
+    with pytest.raises(rekognition.exceptions.InvalidPaginationTokenException):
+        rekognition.list_dataset_entries(DatasetArn=mixed, NextToken=page["NextToken"])
+    with pytest.raises(rekognition.exceptions.InvalidPaginationTokenException):
+        rekognition.list_dataset_labels(DatasetArn=mixed, NextToken=page["NextToken"])
+    forged = page["NextToken"][:-3] + ("AAA" if page["NextToken"][-3:] != "AAA" else "BBB")
+    with pytest.raises(rekognition.exceptions.InvalidPaginationTokenException):
+        rekognition.list_dataset_entries(
+            DatasetArn=mixed, MaxResults=5, Labeled=True, NextToken=forged
+        )
+
+
+def test_pages_stay_correct_while_lines_are_added(rekognition: Any):
+    _, train = new_dataset(
+        rekognition, manifest(*(image_line(f"s3://bkt/{i:03d}.jpg", "a") for i in range(50)))
+    )
+    first = rekognition.list_dataset_entries(DatasetArn=train, MaxResults=20)
+    rekognition.update_dataset_entries(
+        DatasetArn=train,
+        Changes={
+            "GroundTruth": manifest(
+                image_line("s3://bkt/000.jpg", "b"),  # replaces a line already returned
+                *(image_line(f"s3://bkt/new{i}.jpg", "a") for i in range(5)),
+            )
+        },
+    )
+    wait_for_status(rekognition, train)
+    rest, token = [], first["NextToken"]
+    while token:
+        page = rekognition.list_dataset_entries(DatasetArn=train, MaxResults=20, NextToken=token)
+        rest += [orjson.loads(e)["source-ref"] for e in page["DatasetEntries"]]
+        token = page.get("NextToken")
+    seen = [orjson.loads(e)["source-ref"] for e in first["DatasetEntries"]] + rest
+    assert len(seen) == len(set(seen)) == 55
+    assert seen[:50] == [f"s3://bkt/{i:03d}.jpg" for i in range(50)]
+
+
+def test_paginator_with_filters_over_many_pages(rekognition: Any, mixed: str):
+    pages = list(
+        rekognition.get_paginator("list_dataset_entries").paginate(
+            DatasetArn=mixed, ContainsLabels=["blue"], PaginationConfig={"PageSize": 7}
+        )
+    )
+    got = [i for page in pages for i in refs([orjson.loads(e) for e in page["DatasetEntries"]])]
+    assert got == expected(lambda i: label_of(i) == "blue")
+    assert len(pages) == -(-len(got) // 7)
