@@ -188,3 +188,20 @@ def all_entries(client: Any, dataset_arn: str, **filters: Any) -> list[dict[str,
         for page in paginator.paginate(DatasetArn=dataset_arn, **filters)
         for entry in page["DatasetEntries"]
     ]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how many tests ran against PostgreSQL, so a skipped backend cannot go unnoticed."""
+    ran = skipped = 0
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if report.when == "call" or outcome == "skipped":
+                if "postgres" in getattr(report, "keywords", {}):
+                    if outcome == "skipped":
+                        skipped += 1
+                    else:
+                        ran += 1
+    terminalreporter.write_line(
+        f"PostgreSQL: {ran} tests ran against PostgreSQL, {skipped} skipped "
+        "(the PostgreSQL backend is issue 8; SQLite is the only backend so far)"
+    )

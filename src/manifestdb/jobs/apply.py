@@ -215,7 +215,7 @@ def _reader_report(kind: str, reader: ChangeReader) -> dict[str, Any]:
         "kind": kind,
         "lines_read": reader.lines_read,
         "bytes_read": reader.bytes_read,
-        "dropped_count": len(reader.dropped),
+        "dropped_count": reader.dropped_count,
         "dropped": [
             {"line": d.line_number, "code": d.code, "message": d.message, "excerpt": d.excerpt}
             for d in reader.dropped[:REPORTED_DROPS]

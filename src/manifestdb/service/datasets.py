@@ -169,10 +169,10 @@ class DatasetOperations(ServiceBase):
             contains=source_ref_contains,
         )
         query = [dataset_arn, sorted(filters.labels), labeled, has_errors, source_ref_contains]
-        after = self.tokens.read(next_token, "ListDatasetEntries", query) or 0
         with self.store.read() as tx:
             dataset = self.dataset_for(tx, caller, dataset_arn)
             _refuse_unreadable(dataset)
+            after = self.tokens.read(next_token, "ListDatasetEntries", query) or 0
             page = tx.entry_page(dataset.id, int(after), limit, filters)
         output: dict[str, Any] = {"DatasetEntries": page.lines}
         if page.last_seq is not None:
@@ -187,10 +187,10 @@ class DatasetOperations(ServiceBase):
         max_results: int | None = None,
     ) -> dict[str, Any]:
         limit = max_results or 100
-        after = self.tokens.read(next_token, "ListDatasetLabels", [dataset_arn])
         with self.store.read() as tx:
             dataset = self.dataset_for(tx, caller, dataset_arn)
             _refuse_unreadable(dataset)
+            after = self.tokens.read(next_token, "ListDatasetLabels", [dataset_arn])
             found = tx.label_page(dataset.id, after, limit + 1)
         page = found[:limit]
         output: dict[str, Any] = {
