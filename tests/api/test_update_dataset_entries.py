@@ -71,7 +71,11 @@ def test_a_line_replaces_the_stored_line_of_its_source_ref_whole(rekognition: An
     # "dog" went away with the replaced line; order stays by first addition.
     assert labels == {"bird": 1, "cat": 1, "fish": 1}
     entries = all_entries(rekognition, train)
-    assert [e["source-ref"] for e in entries] == ["s3://bkt/1.jpg", "s3://bkt/2.jpg", "s3://bkt/3.jpg"]
+    assert [e["source-ref"] for e in entries] == [
+        "s3://bkt/1.jpg",
+        "s3://bkt/2.jpg",
+        "s3://bkt/3.jpg",
+    ]
     assert entries[0]["label-metadata"]["class-name"] == "fish"
     assert "label0" not in entries[0]
 
@@ -238,3 +242,44 @@ class TestWhileInProgress:
                 DatasetArn=copy, Changes={"GroundTruth": manifest(image_line("s3://bkt/2", "a"))}
             )
         assert wait_for_status(slow, copy)["Status"] == "CREATE_COMPLETE"
+
+
+def test_errors_and_warnings_are_written_into_the_stored_lines(rekognition: Any):
+    empty_boxes = box_line("s3://bkt/empty.jpg", [("dog", 10, 10, 50, 50)])
+    empty_boxes["bounding-box"]["annotations"] = []
+    empty_boxes["bounding-box-metadata"]["objects"] = []
+    one_bad_box = box_line("s3://bkt/bad.jpg", [("dog", 10, 10, 50, 50), ("cat", 600, 10, 100, 50)])
+    _, train = new_dataset(
+        rekognition,
+        manifest({"source-ref": "s3://bkt/plain.jpg"}, empty_boxes, one_bad_box),
+    )
+    description = wait_for_status(rekognition, train)
+    assert description["DatasetStats"] == {
+        "TotalEntries": 3,
+        "LabeledEntries": 2,
+        "ErrorEntries": 1,
+        "TotalLabels": 1,
+    }
+    plain, empty, bad = all_entries(rekognition, train)
+    assert plain["warnings"] == [
+        {"code": "WARNING_UNANNOTATED_RECORD", "message": "Record is unannotated."}
+    ]
+    assert "errors" not in plain
+    assert empty["warnings"] == [
+        {"code": "WARNING_NO_ANNOTATIONS", "message": "No annotations were found."}
+    ]
+    assert [a.get("errors") for a in bad["bounding-box"]["annotations"]] == [
+        None,
+        [
+            {
+                "code": "ERROR_INVALID_BOUNDING_BOX",
+                "message": "The bounding box has off frame values.",
+            }
+        ],
+    ]
+    # The valid box keeps its label; the off-frame one does not count.
+    labels = rekognition.list_dataset_labels(DatasetArn=train)["DatasetLabelDescriptions"]
+    assert [d["LabelName"] for d in labels] == ["dog"]
+    assert [e["source-ref"] for e in all_entries(rekognition, train, HasErrors=True)] == [
+        "s3://bkt/bad.jpg"
+    ]
