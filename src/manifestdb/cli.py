@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import os
+import stat
 import sys
 import tempfile
-import urllib.parse
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from manifestdb import __version__
+from manifestdb.commands.convert import convert_command
 from manifestdb.commands.validate import validate_command
 from manifestdb.config import Settings
 from manifestdb.manifest.types import LIMIT_PROFILES
@@ -22,6 +25,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("validate")(validate_command)
+app.command("convert")(convert_command)
 
 
 def _version(value: bool) -> None:
@@ -50,45 +54,82 @@ def serve(
     ] = Path("./data"),
     in_memory: Annotated[
         bool,
-        typer.Option(envvar="MANIFESTDB_IN_MEMORY",
-                     help="Keep nothing: a throw-away database, removed at exit."),
+        typer.Option(
+            envvar="MANIFESTDB_IN_MEMORY",
+            help="Keep nothing: a throw-away database, removed at exit.",
+        ),
     ] = False,
     limits: Annotated[
         str, typer.Option(envvar="MANIFESTDB_LIMITS", help="Limit profile: aws or relaxed.")
     ] = "aws",
     s3_endpoint_url: Annotated[
         str | None,
-        typer.Option(envvar="MANIFESTDB_S3_ENDPOINT_URL",
-                     help="S3 endpoint to read manifests from (default: AWS)."),
+        typer.Option(
+            envvar="MANIFESTDB_S3_ENDPOINT_URL",
+            help="S3 endpoint to read manifests from (default: AWS).",
+        ),
     ] = None,
     local_buckets: Annotated[
         Path | None,
-        typer.Option(envvar="MANIFESTDB_LOCAL_BUCKETS",
-                     help="Read s3://BUCKET/KEY from DIR/BUCKET/KEY instead of S3."),
+        typer.Option(
+            envvar="MANIFESTDB_LOCAL_BUCKETS",
+            help="Read s3://BUCKET/KEY from DIR/BUCKET/KEY instead of S3.",
+        ),
     ] = None,
     job_delay: Annotated[
         float,
-        typer.Option(envvar="MANIFESTDB_JOB_DELAY",
-                     help="Seconds to wait before applying each job (to observe *_IN_PROGRESS)."),
+        typer.Option(
+            envvar="MANIFESTDB_JOB_DELAY",
+            help="Seconds to wait before applying each job (to observe *_IN_PROGRESS).",
+        ),
     ] = 0.0,
     log_level: Annotated[
         str, typer.Option(envvar="MANIFESTDB_LOG_LEVEL", help="debug, info, warning or error.")
     ] = "info",
+    auth: Annotated[
+        str,
+        typer.Option(
+            envvar="MANIFESTDB_AUTH",
+            help="off: any caller acts for account 123456789012 (loopback only); "
+            "sigv4: SigV4 signatures and IAM policies of --auth-file.",
+        ),
+    ] = "off",
+    auth_file: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="MANIFESTDB_AUTH_FILE",
+            help="JSON users, access keys and policies for --auth sigv4 (chmod 600; re-read on "
+            "SIGHUP).",
+        ),
+    ] = None,
+    insecure_listen: Annotated[
+        bool,
+        typer.Option(
+            envvar="MANIFESTDB_INSECURE_LISTEN",
+            help="Allow a non-loopback --host with --auth off (anyone who reaches it gets in).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the Rekognition dataset API over HTTP."""
-    import uvicorn
-
     from manifestdb.wire.app import create_app
+    from manifestdb.wire.authfile import AuthFileError
+    from manifestdb.wire.server import run_server
 
     if limits not in LIMIT_PROFILES:
-        raise typer.BadParameter(f"choose one of {', '.join(LIMIT_PROFILES)}", param_hint="--limits")
+        raise typer.BadParameter(
+            f"choose one of {', '.join(LIMIT_PROFILES)}", param_hint="--limits"
+        )
+    _check_auth_options(auth, auth_file, host, insecure_listen)
     _configure_logging(log_level)
+    os.umask(0o077)  # the database, its WAL and anything else written stay private to this user
     scratch = None
     if in_memory:
         shm = Path("/dev/shm")
-        scratch = tempfile.TemporaryDirectory(prefix="manifestdb-", dir=shm if shm.is_dir() else None)
+        scratch = tempfile.TemporaryDirectory(
+            prefix="manifestdb-", dir=shm if shm.is_dir() else None
+        )
         data_dir = Path(scratch.name)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    _prepare_data_dir(data_dir)
     settings = Settings(
         host=host,
         port=port,
@@ -99,16 +140,17 @@ def serve(
         local_buckets=local_buckets,
         job_delay=job_delay,
         log_level=log_level,
+        auth=auth,
+        auth_file=auth_file,
+        insecure_listen=insecure_listen,
     )
     try:
-        uvicorn.run(
-            create_app(settings),
-            host=host,
-            port=port,
-            log_level=log_level,
-            access_log=False,
-            timeout_graceful_shutdown=30,
-        )
+        try:
+            asgi_app = create_app(settings)
+        except AuthFileError as error:
+            typer.echo(f"manifestdb: cannot start: {error}", err=True)
+            raise typer.Exit(2) from None
+        run_server(asgi_app, settings)
     finally:
         if scratch is not None:
             scratch.cleanup()
@@ -130,8 +172,9 @@ def updates(
         f"{endpoint_url.rstrip('/')}/_manifestdb/datasets/"
         f"{urllib.parse.quote(dataset_arn, safe='')}/updates?max_results={max_results}"
     )
+    request = urllib.request.Request(url, headers=_signature_headers("GET", url))
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:
             sys.stdout.write(response.read().decode() + "\n")
     except urllib.error.HTTPError as error:
         sys.stderr.write(error.read().decode() + "\n")
@@ -139,6 +182,69 @@ def updates(
     except urllib.error.URLError as error:
         sys.stderr.write(f"cannot reach {endpoint_url}: {error.reason}\n")
         raise typer.Exit(2) from None
+
+
+def _signature_headers(method: str, url: str) -> dict[str, str]:
+    """SigV4 headers from the standard AWS credential chain; none when there are no credentials."""
+    import botocore.session
+
+    from manifestdb.config import DEFAULT_REGION
+    from manifestdb.wire.auth import sign_request
+
+    session = botocore.session.get_session()
+    resolver = session.get_component("credential_provider")
+    for instance_credentials in ("iam-role", "container-role"):  # temporary: the server refuses
+        resolver.remove(instance_credentials)
+    credentials = session.get_credentials()
+    if credentials is None:
+        return {}
+    frozen = credentials.get_frozen_credentials()
+    region = session.get_config_variable("region") or DEFAULT_REGION
+    return sign_request(
+        method, url, region, frozen.access_key or "", frozen.secret_key or "", frozen.token
+    )
+
+
+def _check_auth_options(auth: str, auth_file: Path | None, host: str, insecure: bool) -> None:
+    if auth not in ("off", "sigv4"):
+        raise typer.BadParameter("choose off or sigv4", param_hint="--auth")
+    if auth == "sigv4" and auth_file is None:
+        raise typer.BadParameter(
+            "--auth sigv4 needs --auth-file (users, access keys, policies)",
+            param_hint="--auth-file",
+        )
+    if auth == "off" and auth_file is not None:
+        raise typer.BadParameter("is read only with --auth sigv4", param_hint="--auth-file")
+    if auth == "off" and not insecure and not _is_loopback(host):
+        raise typer.BadParameter(
+            f"{host} is not a loopback address, and with --auth off anyone who reaches it can "
+            "read and change every dataset. Use --auth sigv4 --auth-file FILE, or add "
+            "--insecure-listen if the network itself is trusted.",
+            param_hint="--host",
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def _prepare_data_dir(data_dir: Path) -> None:
+    """Create the data directory private (0700); warn when an existing one is not."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(data_dir.stat().st_mode)
+    if mode & 0o077:
+        logging.getLogger("manifestdb").warning(
+            "data directory %s has mode %04o: other users can reach the datasets. "
+            "Run: chmod 700 %s",
+            data_dir,
+            mode,
+            data_dir,
+        )
 
 
 def _configure_logging(level: str) -> None:

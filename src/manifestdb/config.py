@@ -28,6 +28,9 @@ class Settings:
     log_level: str = "info"
     max_body_bytes: int = 8 * 1024 * 1024  # a 5 MiB change is ~7 MB once base64-encoded
     account: str = DEFAULT_ACCOUNT
+    auth: str = "off"  # "off": any caller acts for `account`; "sigv4": users of `auth_file`
+    auth_file: Path | None = None  # JSON users, keys and policies (holds secrets: never logged)
+    insecure_listen: bool = False  # allow a non-loopback host with auth off
     extra: dict[str, str] = field(default_factory=dict)
 
     def sqlite_url(self) -> str:

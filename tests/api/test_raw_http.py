@@ -585,20 +585,10 @@ def test_health_reports_the_version(server: Server):
     assert body["version"] == manifestdb.__version__
 
 
-@pytest.mark.xfail(
-    reason="wire/app.py Api.health: the health answer has no x-amzn-RequestId, although the "
-    "module promises one on every answer",
-    strict=True,
-)
 def test_health_carries_a_request_id(server: Server):
     check_request_id(send(server.url, "GET", "/_manifestdb/health"))
 
 
-@pytest.mark.xfail(
-    reason="wire/app.py Api.rekognition: `operation` is set only after Protocol.parse "
-    "returns, so requests refused by validation are logged as '-' instead of their operation",
-    strict=True,
-)
 def test_the_access_log_names_the_operation_of_a_refused_request(server: Server):
     check_error(call(server.url, "DescribeProjects", {"MaxResults": 101}), "ValidationException")
     time.sleep(0.2)

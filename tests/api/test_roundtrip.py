@@ -328,7 +328,7 @@ def test_delete_project(server: Server):
         (
             "ListDatasetEntries",
             {"DatasetArn": MISSING_DATASET, "NextToken": "forged"},
-            "InvalidPaginationTokenException",
+            "ResourceNotFoundException",  # the dataset is looked up before the token is read
         ),
     ],
 )

@@ -100,16 +100,31 @@ class NotImplementedOperationException(ServiceError):
     code = "UnsupportedOperationException"
 
 
+# Authentication errors: AWS's JSON 1.1 services answer each with HTTP 400 (DynamoDB documents the
+# same codes under 400), unlike the REST services behind API Gateway (403).
+
+
 class MissingAuthenticationTokenException(ServiceError):
+    """No `Authorization` header (auth sigv4)."""
+
     code = "MissingAuthenticationTokenException"
-    status = 403
+
+
+class IncompleteSignatureException(ServiceError):
+    """An `Authorization` header or `X-Amz-Date` that is not a well-formed SigV4 signature."""
+
+    code = "IncompleteSignatureException"
 
 
 class UnrecognizedClientException(ServiceError):
+    """An access key that is not in the auth file (or temporary credentials)."""
+
     code = "UnrecognizedClientException"
 
 
 class InvalidSignatureException(ServiceError):
+    """A signature that does not match, a wrong credential scope, or a stale `X-Amz-Date`."""
+
     code = "InvalidSignatureException"
 
 

@@ -7,7 +7,9 @@ Routes: `POST /` (every operation, by `X-Amz-Target`), `GET /_manifestdb/health`
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -33,7 +35,7 @@ from manifestdb.service.errors import (
     UnknownOperationException,
 )
 from manifestdb.store import Store
-from manifestdb.wire.auth import caller_from_headers
+from manifestdb.wire.auth import Authenticator
 from manifestdb.wire.protocol import CONTENT_TYPE, Protocol
 from manifestdb.wire.reports import updates_endpoint
 
@@ -50,18 +52,20 @@ class Api:
         self.runner = runner
         self.service = Service(store, settings, on_job=runner.notify if runner else None)
         self.protocol = Protocol(OPERATIONS)
+        self.auth = Authenticator(settings)
 
     async def rekognition(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
         started = time.perf_counter()
-        operation = "-"
+        operation = logged_operation(request.headers.get("x-amz-target"))
         try:
             body = await read_body(request, self.settings.max_body_bytes)
+            identity = self.auth.authenticate_request(request, body)
             operation, params = self.protocol.parse(
                 request.headers.get("x-amz-target"), request.headers.get("content-type"), body
             )
-            caller = caller_from_headers(request.headers.get("authorization"), self.settings)
-            result = await run_in_threadpool(self.service.call, operation, caller, params)
+            self.auth.authorize(identity, operation, params)
+            result = await run_in_threadpool(self.service.call, operation, identity.caller, params)
             response = self.respond(self.protocol.serialize(operation, result), 200, request_id)
         except ServiceError as error:
             response = self.error(error, request_id)
@@ -94,7 +98,11 @@ class Api:
 
     async def health(self, _request: Request) -> Response:
         body = {"status": "ok", "version": __version__, "database": self.store.dialect}
-        return Response(orjson.dumps(body), media_type="application/json")
+        return Response(
+            orjson.dumps(body),
+            media_type="application/json",
+            headers={"x-amzn-RequestId": str(uuid.uuid4())},
+        )
 
     async def not_found(self, request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 404
@@ -104,6 +112,15 @@ class Api:
         )
         error.status = status  # type: ignore[misc]
         return self.error(error, str(uuid.uuid4()))
+
+
+_TARGET = re.compile(r"RekognitionService\.([A-Za-z]{1,64})")
+
+
+def logged_operation(target: str | None) -> str:
+    """The operation a request names, for the access log even when it is refused ('-': none)."""
+    match = _TARGET.fullmatch(target or "")
+    return match[1] if match else "-"
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -136,6 +153,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        api.auth.watch_reload_signal(asyncio.get_running_loop())
         if runner:
             runner.start()
         log.info(
@@ -147,6 +165,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         try:
             yield
         finally:
+            api.auth.stop_watching(asyncio.get_running_loop())
             if runner:
                 await run_in_threadpool(runner.stop)
             store.close()

@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from manifestdb.service.errors import InvalidParameterException, ServiceError
-from manifestdb.wire.auth import caller_from_headers
 
 if TYPE_CHECKING:
     from manifestdb.wire.app import Api
@@ -24,13 +23,20 @@ def updates_endpoint(api: Api) -> Callable[[Request], Awaitable[Response]]:
         request_id = str(uuid.uuid4())
         started = time.perf_counter()
         try:
+            from manifestdb.wire.app import read_body
+
+            body = await read_body(request, api.settings.max_body_bytes)
+            identity = api.auth.authenticate_request(request, body)
+            # Update reports are read like the dataset itself (a manifestdb choice).
+            api.auth.authorize(
+                identity, "DescribeDataset", {"DatasetArn": request.path_params["arn"]}
+            )
             raw_max = request.query_params.get("max_results")
             if raw_max is not None and not raw_max.isdigit():
                 raise InvalidParameterException("max_results must be a whole number, 1 to 100.")
-            caller = caller_from_headers(request.headers.get("authorization"), api.settings)
             result = await run_in_threadpool(
                 api.service.list_update_reports,
-                caller,
+                identity.caller,
                 request.path_params["arn"],
                 request.query_params.get("next_token"),
                 int(raw_max) if raw_max is not None else None,
