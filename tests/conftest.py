@@ -195,12 +195,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     ran = skipped = 0
     for outcome in ("passed", "failed", "error", "skipped"):
         for report in terminalreporter.stats.get(outcome, []):
-            if report.when == "call" or outcome == "skipped":
-                if "postgres" in getattr(report, "keywords", {}):
-                    if outcome == "skipped":
-                        skipped += 1
-                    else:
-                        ran += 1
+            counted = report.when == "call" or outcome == "skipped"
+            if counted and "postgres" in getattr(report, "keywords", {}):
+                if outcome == "skipped":
+                    skipped += 1
+                else:
+                    ran += 1
     terminalreporter.write_line(
         f"PostgreSQL: {ran} tests ran against PostgreSQL, {skipped} skipped "
         "(the PostgreSQL backend is issue 8; SQLite is the only backend so far)"

@@ -15,6 +15,8 @@ import typer
 
 from manifestdb import __version__
 from manifestdb.commands.convert import convert_command
+from manifestdb.commands.export import export_command
+from manifestdb.commands.push import push_command
 from manifestdb.commands.validate import validate_command
 from manifestdb.config import Settings
 from manifestdb.manifest.types import LIMIT_PROFILES
@@ -26,6 +28,8 @@ app = typer.Typer(
 )
 app.command("validate")(validate_command)
 app.command("convert")(convert_command)
+app.command("push")(push_command)
+app.command("export")(export_command)
 
 
 def _version(value: bool) -> None:

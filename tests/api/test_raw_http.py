@@ -239,11 +239,6 @@ def test_a_body_just_under_the_limit_is_read(server: Server):
     check_error(post(server.url, "DescribeDataset", body), "ResourceNotFoundException")
 
 
-@pytest.mark.xfail(
-    reason="wire/app.py:128: the 413 message tells users to run `manifestdb push`, a command "
-    "that does not exist (cli.py has serve, updates, validate)",
-    strict=True,
-)
 def test_the_too_large_message_names_only_real_commands(server: Server):
     answer = post(server.url, "DescribeProjects", b" " * (MAX_BODY + 1))
     message = check_error(answer, "RequestEntityTooLargeException", status=413)

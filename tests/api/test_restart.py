@@ -31,7 +31,7 @@ def test_a_job_interrupted_by_a_kill_completes_after_restart(start_server: Any, 
     _, train = new_dataset(client)
     client.update_dataset_entries(
         DatasetArn=train,
-        Changes={"GroundTruth": manifest(*(image_line(f"s3://bkt/{i}.jpg", "x") for i in range(40)))},
+        Changes={"GroundTruth": manifest(*(image_line(f"s3://bkt/{i}", "x") for i in range(40)))},
     )
     assert (
         client.describe_dataset(DatasetArn=train)["DatasetDescription"]["Status"]
