@@ -10,7 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ class Server:
     data_dir: Path
     args: list[str]
     env: dict[str, str]
+    backend_args: list[str] = field(default_factory=list)  # e.g. --database-url, kept on restart
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
@@ -60,6 +61,7 @@ class Server:
             str(self.port),
             "--data-dir",
             str(self.data_dir),
+            *self.backend_args,
             *self.args,
         ]
         with self.log_path.open("wb") as log:
@@ -116,22 +118,97 @@ class Server:
 ServerFactory = Callable[..., Server]
 
 
+POSTGRES_URL = os.environ.get(
+    "MANIFESTDB_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test"
+)
+# The suites that run against every backend (issue 8: the whole API suite, on both).
+BOTH_BACKENDS = ("tests/api/",)
+
+
+def _postgres_problem() -> str | None:
+    """Why PostgreSQL cannot be used for tests, or None when it can."""
+    try:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3):
+            return None
+    except Exception as error:
+        return f"PostgreSQL is not reachable at {POSTGRES_URL} ({type(error).__name__}: {error})"
+
+
+class PostgresDatabases:
+    """Fresh databases for one test session, dropped at its end."""
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+
+    def create(self) -> str:
+        import psycopg
+
+        name = f"manifestdb_test_{os.getpid()}_{len(self.created)}_{uuid.uuid4().hex[:6]}"
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+
+    def drop_all(self) -> None:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            for name in self.created:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests of BOTH_BACKENDS run once per backend; the others on SQLite only."""
+    if "backend" in metafunc.fixturenames:
+        path = str(metafunc.definition.path.relative_to(Path(__file__).parent.parent))
+        both = path.startswith(BOTH_BACKENDS)
+        params = ["sqlite", "postgres"] if both else ["sqlite"]
+        metafunc.parametrize("backend", params, indirect=True, scope="session")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("backend") == "postgres":
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture(scope="session")
-def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database servers are started on: "sqlite" (embedded) or "postgres"."""
+    name = str(getattr(request, "param", "sqlite"))
+    if name == "postgres":
+        problem = _postgres_problem()
+        if problem:
+            pytest.skip(problem)
+    return name
+
+
+@pytest.fixture(scope="session")
+def start_server(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[ServerFactory]:
     """Start a server with extra `serve` arguments; every server is stopped at the end."""
     started: list[Server] = []
+    databases = PostgresDatabases()
 
     def start(
         *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None
     ) -> Server:
         directory = data_dir or tmp_path_factory.mktemp("data")
-        server = Server(directory, list(args), {**os.environ, **(env or {})}).start()
-        started.append(server)
+        backend_args: list[str] = []
+        if backend == "postgres":
+            # Short leases: a killed server's job is claimed again within seconds.
+            backend_args = ["--database-url", databases.create(), "--lease-seconds", "3"]
+        server = Server(directory, list(args), {**os.environ, **(env or {})}, backend_args)
+        started.append(server.start())
         return server
 
     yield start
     for server in started:
         server.stop()
+    if databases.created:
+        databases.drop_all()
 
 
 @pytest.fixture(scope="session")
@@ -201,7 +278,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
                     skipped += 1
                 else:
                     ran += 1
+    where = f" (skipped: {_postgres_problem()})" if skipped else ""
     terminalreporter.write_line(
-        f"PostgreSQL: {ran} tests ran against PostgreSQL, {skipped} skipped "
-        "(the PostgreSQL backend is issue 8; SQLite is the only backend so far)"
+        f"PostgreSQL: {ran} tests ran against PostgreSQL, {skipped} skipped{where}"
     )

@@ -16,10 +16,20 @@ import typer
 from manifestdb import __version__
 from manifestdb.commands.convert import convert_command
 from manifestdb.commands.export import export_command
+from manifestdb.commands.options import (
+    DatabaseUrl,
+    JobDelay,
+    LeaseSeconds,
+    LimitProfile,
+    LocalBuckets,
+    LogLevel,
+    S3EndpointUrl,
+    limit_profile,
+)
 from manifestdb.commands.push import push_command
 from manifestdb.commands.validate import validate_command
+from manifestdb.commands.worker import configure_logging, migrate_command, worker_command
 from manifestdb.config import Settings
-from manifestdb.manifest.types import LIMIT_PROFILES
 
 app = typer.Typer(
     help="manifestdb: a self-hosted Amazon Rekognition Custom Labels dataset service.",
@@ -30,6 +40,8 @@ app.command("validate")(validate_command)
 app.command("convert")(convert_command)
 app.command("push")(push_command)
 app.command("export")(export_command)
+app.command("worker")(worker_command)
+app.command("migrate")(migrate_command)
 
 
 def _version(value: bool) -> None:
@@ -63,33 +75,21 @@ def serve(
             help="Keep nothing: a throw-away database, removed at exit.",
         ),
     ] = False,
-    limits: Annotated[
-        str, typer.Option(envvar="MANIFESTDB_LIMITS", help="Limit profile: aws or relaxed.")
-    ] = "aws",
-    s3_endpoint_url: Annotated[
-        str | None,
+    limits: LimitProfile = "aws",
+    s3_endpoint_url: S3EndpointUrl = None,
+    local_buckets: LocalBuckets = None,
+    job_delay: JobDelay = 0.0,
+    log_level: LogLevel = "info",
+    database_url: DatabaseUrl = None,
+    no_runner: Annotated[
+        bool,
         typer.Option(
-            envvar="MANIFESTDB_S3_ENDPOINT_URL",
-            help="S3 endpoint to read manifests from (default: AWS).",
+            "--no-runner",
+            envvar="MANIFESTDB_NO_RUNNER",
+            help="Serve the API only; `manifestdb worker` processes apply the jobs.",
         ),
-    ] = None,
-    local_buckets: Annotated[
-        Path | None,
-        typer.Option(
-            envvar="MANIFESTDB_LOCAL_BUCKETS",
-            help="Read s3://BUCKET/KEY from DIR/BUCKET/KEY instead of S3.",
-        ),
-    ] = None,
-    job_delay: Annotated[
-        float,
-        typer.Option(
-            envvar="MANIFESTDB_JOB_DELAY",
-            help="Seconds to wait before applying each job (to observe *_IN_PROGRESS).",
-        ),
-    ] = 0.0,
-    log_level: Annotated[
-        str, typer.Option(envvar="MANIFESTDB_LOG_LEVEL", help="debug, info, warning or error.")
-    ] = "info",
+    ] = False,
+    lease_seconds: LeaseSeconds = 30.0,
     auth: Annotated[
         str,
         typer.Option(
@@ -113,18 +113,23 @@ def serve(
             help="Allow a non-loopback --host with --auth off (anyone who reaches it gets in).",
         ),
     ] = False,
+    request_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="MANIFESTDB_REQUEST_TIMEOUT",
+            help="Seconds a client has to send a request's headers (from connecting or from its "
+            "last response), and again its body; a slower client is cut off.",
+        ),
+    ] = 60.0,
 ) -> None:
     """Serve the Rekognition dataset API over HTTP."""
     from manifestdb.wire.app import create_app
     from manifestdb.wire.authfile import AuthFileError
     from manifestdb.wire.server import run_server
 
-    if limits not in LIMIT_PROFILES:
-        raise typer.BadParameter(
-            f"choose one of {', '.join(LIMIT_PROFILES)}", param_hint="--limits"
-        )
+    limit_settings = limit_profile(limits)
     _check_auth_options(auth, auth_file, host, insecure_listen)
-    _configure_logging(log_level)
+    configure_logging(log_level)
     os.umask(0o077)  # the database, its WAL and anything else written stay private to this user
     scratch = None
     if in_memory:
@@ -139,7 +144,10 @@ def serve(
         port=port,
         data_dir=data_dir,
         in_memory=in_memory,
-        limits=LIMIT_PROFILES[limits],
+        limits=limit_settings,
+        database_url=database_url,
+        runner=not no_runner,
+        lease_seconds=lease_seconds,
         s3_endpoint_url=s3_endpoint_url,
         local_buckets=local_buckets,
         job_delay=job_delay,
@@ -147,6 +155,7 @@ def serve(
         auth=auth,
         auth_file=auth_file,
         insecure_listen=insecure_listen,
+        request_timeout=request_timeout,
     )
     try:
         try:
@@ -249,14 +258,6 @@ def _prepare_data_dir(data_dir: Path) -> None:
             mode,
             data_dir,
         )
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
 
 
 def main() -> None:

@@ -24,17 +24,19 @@ class Settings:
     s3_endpoint_url: str | None = None
     local_buckets: Path | None = None  # read s3://B/K from LOCAL_BUCKETS/B/K instead of S3
     job_delay: float = 0.0  # seconds the runner waits before applying a job (tests observe states)
+    lease_seconds: float = 30.0  # a running job's worker must renew its lease within this time
     runner: bool = True
     log_level: str = "info"
     max_body_bytes: int = 8 * 1024 * 1024  # a 5 MiB change is ~7 MB once base64-encoded
+    request_timeout: float = 60.0  # seconds a client has for a request's headers, and its body
     account: str = DEFAULT_ACCOUNT
     auth: str = "off"  # "off": any caller acts for `account`; "sigv4": users of `auth_file`
     auth_file: Path | None = None  # JSON users, keys and policies (holds secrets: never logged)
     insecure_listen: bool = False  # allow a non-loopback host with auth off
     extra: dict[str, str] = field(default_factory=dict)
 
-    def sqlite_url(self) -> str:
-        """The SQLAlchemy URL of the embedded database under `data_dir`."""
+    def store_url(self) -> str:
+        """The database to use: `database_url`, else the embedded SQLite under `data_dir`."""
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'manifestdb.sqlite3').resolve()}"

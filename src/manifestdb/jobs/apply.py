@@ -33,6 +33,16 @@ class Rejected(Exception):
         self.report = report
 
 
+class LostLease(Exception):
+    """Another worker took the job over (our lease ran out): roll back, apply nothing."""
+
+
+def _close(tx: Tx, job: JobRecord, state: str, error: str | None = None) -> None:
+    """Mark the job finished as the last step of its transaction, if it is still ours."""
+    if not tx.finish_job(job, state, error):
+        raise LostLease(f"job {job.id} was taken over by another worker")
+
+
 class JobApplier:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
@@ -109,7 +119,7 @@ class JobApplier:
                         now,
                         _finish_report(report, started, now, "UPDATE_COMPLETE"),
                     )
-                tx.finish_job(job.id, "done", now)
+                _close(tx, job, "done")
         except Rejected as rejected:
             self._fail(job, [train_id, test_id], "UPDATE_FAILED", rejected, started)
 
@@ -117,7 +127,7 @@ class JobApplier:
         assert job.dataset_id is not None
         with self.store.write() as tx:
             tx.delete_dataset_rows(job.dataset_id)
-            tx.finish_job(job.id, "done", time.time())
+            _close(tx, job, "done")
 
     def _delete_project(self, job: JobRecord) -> None:
         assert job.project_id is not None
@@ -125,7 +135,7 @@ class JobApplier:
             for dataset in tx.datasets_of_projects([job.project_id]):
                 tx.delete_dataset_rows(dataset.id)
             tx.delete_project_row(job.project_id)
-            tx.finish_job(job.id, "done", time.time())
+            _close(tx, job, "done")
 
     # -- shared steps --------------------------------------------------------------------------
 
@@ -174,7 +184,7 @@ class JobApplier:
                 tx.save_report(
                     dataset_id, job.id, kind, now, _finish_report(report, started, now, done)
                 )
-                tx.finish_job(job.id, "done", now)
+                _close(tx, job, "done")
         except Rejected as rejected:
             self._fail(job, [dataset_id], failed, rejected, started)
 
@@ -200,7 +210,7 @@ class JobApplier:
                 tx.save_report(
                     dataset_id, job.id, job.kind, now, _finish_report(report, started, now, status)
                 )
-            tx.finish_job(job.id, "failed", now, error=rejected.terminal.status_message)
+            _close(tx, job, "failed", rejected.terminal.status_message)
 
 
 def _restore(line: str, line_number: int) -> Entry:

@@ -1,4 +1,11 @@
-"""The update runner: a thread inside `serve` that claims queued jobs and applies them in order."""
+"""The update runner: threads that claim queued jobs, apply them, and keep their leases alive.
+
+`serve` runs one inside the server process (unless `--no-runner`); `manifestdb worker` runs one
+as a process of its own. A claimed job carries a lease that a heartbeat renews while the job is
+applied; a job whose worker died is claimed again once its lease has passed, and the job's own
+transaction commits only if the lease is still ours (`apply.LostLease`), so no job is applied
+twice or by halves.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +15,11 @@ import socket
 import threading
 import time
 import traceback
+import uuid
+from collections.abc import Callable
 
 from manifestdb.config import Settings
-from manifestdb.jobs.apply import JobApplier
+from manifestdb.jobs.apply import JobApplier, LostLease
 from manifestdb.service.base import SERVICE_ERROR
 from manifestdb.store import JobRecord, Store
 
@@ -19,34 +28,43 @@ POLL_SECONDS = 0.5
 
 
 class Runner:
-    """Runs jobs one at a time; a crash mid-job leaves the job queued for the next start."""
+    """`concurrency` threads applying jobs; `stop` lets running jobs finish."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, *, concurrency: int = 1) -> None:
         self.store = store
         self.settings = settings
+        self.concurrency = concurrency
         self.applier = JobApplier(store, settings)
-        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
-    def start(self) -> None:
-        with self.store.write() as tx:
-            requeued = tx.requeue_running_jobs()
-        if requeued:
-            log.info("requeued %d job(s) interrupted by the last stop", requeued)
-        self._thread = threading.Thread(target=self._loop, name="manifestdb-runner", daemon=True)
-        self._thread.start()
+    def start(self, *, requeue: bool = False) -> None:
+        """Start the threads; `requeue` first returns every running job to the queue, which is
+        right only when no other process runs jobs on this database (embedded SQLite)."""
+        if requeue:
+            with self.store.write() as tx:
+                requeued = tx.requeue_running_jobs()
+            if requeued:
+                log.info("requeued %d job(s) interrupted by the last stop", requeued)
+        for index in range(self.concurrency):
+            thread = threading.Thread(
+                target=self._loop, name=f"manifestdb-runner-{index}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
 
     def notify(self) -> None:
         self._wake.set()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish the running job (if any) and stop; queued jobs stay queued."""
+        """Finish the running jobs and stop; queued jobs stay queued."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -55,22 +73,33 @@ class Runner:
                 self._wake.wait(POLL_SECONDS)
                 self._wake.clear()
                 continue
-            if self.settings.job_delay:
-                time.sleep(self.settings.job_delay)
-            self._run(job)
+            with _Heartbeat(self._renew(job), self.settings.lease_seconds / 3):
+                if self.settings.job_delay:  # counts as work: the lease is kept alive meanwhile
+                    time.sleep(self.settings.job_delay)
+                self._run(job)
 
     def _claim(self) -> JobRecord | None:
         try:
             with self.store.write() as tx:
-                return tx.claim_next_job(self.name, time.time())
+                return tx.claim_next_job(self.name, self.settings.lease_seconds)
         except Exception:
             log.exception("could not claim a job")
             return None
+
+    def _renew(self, job: JobRecord) -> Callable[[], bool]:
+        def renew() -> bool:
+            with self.store.write() as tx:
+                return tx.renew_lease(job, self.settings.lease_seconds)
+
+        return renew
 
     def _run(self, job: JobRecord) -> None:
         started = time.perf_counter()
         try:
             self.applier.run(job)
+        except LostLease as lost:
+            log.warning("%s: nothing of it was committed here", lost)
+            return
         except Exception as error:
             log.error("job %d (%s) failed: %s\n%s", job.id, job.kind, error, traceback.format_exc())
             self._mark_service_error(job, error)
@@ -82,20 +111,58 @@ class Runner:
         )
 
     def _mark_service_error(self, job: JobRecord, error: Exception) -> None:
-        """Our fault, not the user's: the dataset says SERVICE_ERROR and keeps its entries."""
+        """Our fault, not the user's: the dataset says SERVICE_ERROR and keeps its entries.
+
+        Recording that is retried until it works (a full disk can refuse it for a while), so the
+        dataset is not left *_IN_PROGRESS while the server runs; on a stop the job stays claimed
+        and the next start takes it up again."""
         failed = "CREATE_FAILED" if job.kind.startswith("create") else "UPDATE_FAILED"
         message = (
             f"manifestdb could not apply the change: {type(error).__name__}. See the server log."
         )
-        now = time.time()
-        try:
-            with self.store.write() as tx:
-                targets = [job.params.get("train_id"), job.params.get("test_id")]
-                for dataset_id in [d for d in targets if d] or [job.dataset_id]:
-                    if dataset_id is not None and job.kind.startswith(
-                        ("create", "update", "distribute")
-                    ):
-                        tx.set_dataset_status(dataset_id, failed, message, SERVICE_ERROR, now)
-                tx.finish_job(job.id, "failed", now, error=repr(error))
-        except Exception:
-            log.exception("could not record the failure of job %d", job.id)
+        retry = 0.1
+        while True:
+            try:
+                with self.store.write() as tx:
+                    if not tx.finish_job(job, "failed", repr(error)):
+                        return  # another worker holds the job now
+                    targets = [job.params.get("train_id"), job.params.get("test_id")]
+                    if job.kind.startswith(("create", "update", "distribute")):
+                        for dataset_id in [d for d in targets if d] or [job.dataset_id]:
+                            if dataset_id is not None:
+                                tx.set_dataset_status(
+                                    dataset_id, failed, message, SERVICE_ERROR, time.time()
+                                )
+                return
+            except Exception:
+                log.exception("could not record the failure of job %d; retrying", job.id)
+            if self._stop.wait(retry):
+                return
+            retry = min(retry * 2, 5.0)
+
+
+class _Heartbeat:
+    """Renews a lease every `interval` seconds in a thread while a job is being applied."""
+
+    def __init__(self, renew: Callable[[], bool], interval: float) -> None:
+        self._renew = renew
+        self._interval = interval
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="manifestdb-heartbeat", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._done.wait(self._interval):
+            try:
+                if not self._renew():
+                    log.warning("lost the lease of a running job; its commit will be refused")
+                    return
+            except Exception:
+                log.exception("could not renew a job lease")

@@ -46,18 +46,18 @@ class ServiceBase:
         """Tell the runner there is work (it also polls, for jobs queued by other processes)."""
         self._on_job()
 
-    def project_for(self, tx: Tx, caller: Caller, arn: str) -> ProjectRecord:
+    def project_for(self, tx: Tx, caller: Caller, arn: str, *, lock: bool = False) -> ProjectRecord:
         """The caller's project with this ARN, or ResourceNotFoundException."""
         parts = parse_project_arn(arn)
-        project = tx.project_by_arn(arn) if parts else None
+        project = tx.project_by_arn(arn, lock=lock) if parts else None
         if project is None or project.account != caller.account or project.region != caller.region:
             raise ResourceNotFoundException(f"The project {arn} does not exist.")
         return project
 
-    def dataset_for(self, tx: Tx, caller: Caller, arn: str) -> DatasetRecord:
-        """The caller's dataset with this ARN, or ResourceNotFoundException."""
+    def dataset_for(self, tx: Tx, caller: Caller, arn: str, *, lock: bool = False) -> DatasetRecord:
+        """The caller's dataset with this ARN (row-locked when `lock`), or ResourceNotFound."""
         parts = parse_dataset_arn(arn)
-        dataset = tx.dataset_by_arn(arn) if parts else None
+        dataset = tx.dataset_by_arn(arn, lock=lock) if parts else None
         if (
             parts is None
             or dataset is None

@@ -46,7 +46,7 @@ class DatasetOperations(ServiceBase):
             sources.check_s3_object(self.settings, manifest)
         now = self.now()
         with self.store.write() as tx:
-            project = self.project_for(tx, caller, project_arn)
+            project = self.project_for(tx, caller, project_arn, lock=True)
             if project.status != "CREATED":
                 raise InvalidParameterException(
                     f"The project {project_arn} is being deleted; datasets cannot be added."
@@ -119,7 +119,7 @@ class DatasetOperations(ServiceBase):
     def delete_dataset(self, caller: Caller, dataset_arn: str) -> dict[str, Any]:
         now = self.now()
         with self.store.write() as tx:
-            dataset = self.dataset_for(tx, caller, dataset_arn)
+            dataset = self.dataset_for(tx, caller, dataset_arn, lock=True)
             _refuse_busy(dataset, "deleted")
             tx.set_dataset_status(
                 dataset.id,
@@ -138,7 +138,7 @@ class DatasetOperations(ServiceBase):
         payload: bytes = changes["GroundTruth"]
         now = self.now()
         with self.store.write() as tx:
-            dataset = self.dataset_for(tx, caller, dataset_arn)
+            dataset = self.dataset_for(tx, caller, dataset_arn, lock=True)
             _refuse_busy(dataset, "updated")
             if dataset.status == "CREATE_FAILED":
                 raise InvalidParameterException(
@@ -216,7 +216,12 @@ class DatasetOperations(ServiceBase):
     ) -> dict[str, Any]:
         now = self.now()
         with self.store.write() as tx:
-            found = [self.dataset_for(tx, caller, item["Arn"]) for item in datasets]
+            # Locked in one order (by ARN) so two calls on the same pair cannot deadlock.
+            by_arn = {
+                arn: self.dataset_for(tx, caller, arn, lock=True)
+                for arn in sorted({item["Arn"] for item in datasets})
+            }
+            found = [by_arn[item["Arn"]] for item in datasets]
             by_type = {dataset.dataset_type: dataset for dataset in found}
             if set(by_type) != {"TRAIN", "TEST"}:
                 raise InvalidParameterException(

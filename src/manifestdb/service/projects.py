@@ -8,6 +8,7 @@ from manifestdb.service.arns import project_arn
 from manifestdb.service.base import BUSY, STATUS_MESSAGES, SUCCESS, ServiceBase, dataset_metadata
 from manifestdb.service.context import Caller
 from manifestdb.service.errors import InvalidParameterException, ResourceInUseException
+from manifestdb.store import Conflict
 
 
 class ProjectOperations(ServiceBase):
@@ -29,23 +30,23 @@ class ProjectOperations(ServiceBase):
                 "AutoUpdate applies only to the CONTENT_MODERATION feature. Omit it."
             )
         now = self.now()
-        with self.store.write() as tx:
-            if tx.project_by_name(caller.account, caller.region, project_name):
-                raise ResourceInUseException(
-                    f"A project named {project_name} already exists in this account and "
-                    "region. Choose another name, or delete that project first."
+        arn = project_arn(caller.region, caller.account, project_name, int(now * 1000))
+        try:
+            with self.store.write() as tx:
+                if tx.project_by_name(caller.account, caller.region, project_name):
+                    raise _name_taken(project_name)
+                tx.insert_project(
+                    account=caller.account,
+                    region=caller.region,
+                    name=project_name,
+                    arn=arn,
+                    feature=feature,
+                    auto_update=None,
+                    status="CREATED",
+                    created_at=now,
                 )
-            arn = project_arn(caller.region, caller.account, project_name, int(now * 1000))
-            tx.insert_project(
-                account=caller.account,
-                region=caller.region,
-                name=project_name,
-                arn=arn,
-                feature=feature,
-                auto_update=None,
-                status="CREATED",
-                created_at=now,
-            )
+        except Conflict:  # another server created it between our check and our insert
+            raise _name_taken(project_name) from None
         return {"ProjectArn": arn}
 
     def describe_projects(
@@ -91,10 +92,10 @@ class ProjectOperations(ServiceBase):
     def delete_project(self, caller: Caller, project_arn: str) -> dict[str, Any]:
         now = self.now()
         with self.store.write() as tx:
-            project = self.project_for(tx, caller, project_arn)
+            project = self.project_for(tx, caller, project_arn, lock=True)
             if project.status == "DELETING":
                 return {"Status": "DELETING"}
-            project_datasets = tx.datasets_of_projects([project.id])
+            project_datasets = tx.datasets_of_projects([project.id], lock=True)
             busy = [d.arn for d in project_datasets if d.status in BUSY]
             if busy:
                 raise ResourceInUseException(
@@ -113,3 +114,10 @@ class ProjectOperations(ServiceBase):
             tx.enqueue_job(kind="delete_project", project_id=project.id, now=now)
         self.job_queued()
         return {"Status": "DELETING"}
+
+
+def _name_taken(name: str) -> ResourceInUseException:
+    return ResourceInUseException(
+        f"A project named {name} already exists in this account and region. Choose another "
+        "name, or delete that project first."
+    )

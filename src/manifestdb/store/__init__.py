@@ -19,6 +19,7 @@ from manifestdb.store.listing import EntryFilter, list_entry_page
 from manifestdb.store.projects import ProjectQueries
 from manifestdb.store.records import (
     ApplyResult,
+    Conflict,
     DatasetRecord,
     EntryPage,
     JobRecord,
@@ -28,6 +29,7 @@ from manifestdb.store.records import (
 
 __all__ = [
     "ApplyResult",
+    "Conflict",
     "DatasetRecord",
     "EntryFilter",
     "EntryPage",

@@ -16,22 +16,45 @@ from sqlalchemy.pool import QueuePool
 from manifestdb.store.schema import meta
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x6D616E69  # "mani": the advisory lock that serializes migrations
+
+
+def normalize_url(url: str) -> str:
+    """`postgresql://` URLs use psycopg 3; `sqlite:///` stays as it is."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
 
 
 def create_database_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL, a busy timeout and explicit transactions."""
-    if not url.startswith("sqlite"):
-        raise ValueError(f"unsupported database URL {url!r}: only sqlite:/// is supported so far")
-    engine = create_engine(
-        url,
-        poolclass=QueuePool,
-        pool_size=8,
-        max_overflow=16,
-        connect_args={"check_same_thread": False, "timeout": 30},
+    """An engine for a `sqlite:///` or `postgresql://` URL, set up for manifestdb's use."""
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            poolclass=QueuePool,
+            pool_size=8,
+            max_overflow=16,
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    if url.startswith("postgresql+psycopg"):
+        return create_engine(
+            url,
+            pool_size=8,
+            max_overflow=16,
+            pool_pre_ping=True,
+            # Server-side prepared statements get generic plans that cannot use the trigram
+            # index for `LIKE $1` (PERFORMANCE-NOTES): keep every statement unprepared.
+            connect_args={"prepare_threshold": None, "application_name": "manifestdb"},
+        )
+    raise ValueError(
+        f"unsupported database URL {url.split(':', 1)[0]}: use sqlite:///PATH or "
+        "postgresql://USER@HOST:PORT/DATABASE"
     )
-    event.listen(engine, "connect", _sqlite_on_connect)
-    event.listen(engine, "begin", _sqlite_on_begin)
-    return engine
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -59,9 +82,16 @@ def migrate(engine: Engine) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.connect() as connection:
         connection.info["write"] = True
+        if engine.dialect.name == "postgresql":
+            # Servers and workers starting together must not migrate at the same time.
+            connection.exec_driver_sql("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+            connection.commit()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
         connection.commit()
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+            connection.commit()
 
 
 class Database:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from manifestdb.store.records import DatasetRecord, LabelStats
+from manifestdb.store.records import Conflict, DatasetRecord, LabelStats
 from manifestdb.store.schema import (
     buckets,
     datasets,
@@ -48,7 +49,10 @@ class DatasetQueries:
             created_at=created_at,
             updated_at=created_at,
         )
-        key = self.conn.execute(insert(datasets).values(**values)).inserted_primary_key
+        try:
+            key = self.conn.execute(insert(datasets).values(**values)).inserted_primary_key
+        except IntegrityError as error:
+            raise Conflict("dataset", str(error.orig)) from None
         assert key is not None
         return DatasetRecord(
             id=key[0],
@@ -59,20 +63,28 @@ class DatasetQueries:
             **values,
         )
 
-    def dataset_by_arn(self, arn: str) -> DatasetRecord | None:
-        row = self.conn.execute(select(datasets).where(datasets.c.arn == arn)).first()
+    def dataset_by_arn(self, arn: str, *, lock: bool = False) -> DatasetRecord | None:
+        """The dataset, row-locked until the transaction ends when `lock` (PostgreSQL: two
+        servers must not both see it idle and both start an update)."""
+        query = select(datasets).where(datasets.c.arn == arn)
+        if lock:
+            query = query.with_for_update()
+        row = self.conn.execute(query).first()
         return _dataset(row) if row else None
 
     def dataset_by_id(self, dataset_id: int) -> DatasetRecord | None:
         row = self.conn.execute(select(datasets).where(datasets.c.id == dataset_id)).first()
         return _dataset(row) if row else None
 
-    def datasets_of_projects(self, project_ids: list[int]) -> list[DatasetRecord]:
+    def datasets_of_projects(
+        self, project_ids: list[int], *, lock: bool = False
+    ) -> list[DatasetRecord]:
         if not project_ids:
             return []
-        rows = self.conn.execute(
+        query = (
             select(datasets).where(datasets.c.project_id.in_(project_ids)).order_by(datasets.c.id)
         )
+        rows = self.conn.execute(query.with_for_update() if lock else query)
         return [_dataset(row) for row in rows]
 
     def dataset_of_type(self, project_id: int, dataset_type: str) -> DatasetRecord | None:

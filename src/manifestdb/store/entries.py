@@ -11,6 +11,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, upda
 from manifestdb.manifest.types import Entry
 from manifestdb.store.records import ApplyResult
 from manifestdb.store.schema import buckets, datasets, entries, labels
+from manifestdb.store.sql import adapt
 
 BATCH = 500
 
@@ -39,8 +40,10 @@ class EntryWriter:
         self.conn = conn
         self.dialect = dialect
         self.dataset_id = dataset_id
-        max_seq = conn.execute(select(func.max(entries.c.seq))).scalar()
-        self.next_seq = (max_seq or 0) + 1
+        if dialect == "sqlite":
+            # One writer at a time: the next seqs follow the largest one.
+            max_seq = conn.execute(select(func.max(entries.c.seq))).scalar()
+            self.next_seq = (max_seq or 0) + 1
         self.label_delta: dict[str, list[int]] = {}
         self.bucket_delta: dict[str, int] = {}
         self.delta_total = self.delta_labeled = self.delta_errors = 0
@@ -51,6 +54,7 @@ class EntryWriter:
     def upsert(self, batch: Sequence[Entry]) -> None:
         """Add each entry, or replace the stored line of its source-ref whole."""
         existing = self._existing([entry.source_ref for entry in batch])
+        seqs = iter(self._new_seqs(sum(entry.source_ref not in existing for entry in batch)))
         new_rows: list[tuple[Any, ...]] = []
         changed_rows: list[tuple[Any, ...]] = []
         label_rows: list[tuple[int, str, int, int]] = []
@@ -67,8 +71,7 @@ class EntryWriter:
                 entry.has_errors,
             )
             if old is None:
-                seq = self.next_seq
-                self.next_seq += 1
+                seq = next(seqs)
                 new_rows.append((seq, dataset_id, *values))
                 self.delta_total += 1
                 self.result.added += 1
@@ -83,15 +86,15 @@ class EntryWriter:
                 (dataset_id, label, seq, boxes) for label, boxes in entry.labels.items()
             )
         if stale_labels:
-            self.conn.exec_driver_sql(_DELETE_ENTRY_LABEL, stale_labels)
+            self._run(_DELETE_ENTRY_LABEL, stale_labels)
         if changed_rows:
-            self.conn.exec_driver_sql(_UPDATE_ENTRY, changed_rows)
+            self._run(_UPDATE_ENTRY, changed_rows)
         if new_rows:
-            self.conn.exec_driver_sql(_INSERT_ENTRY, new_rows)
+            self._run(_INSERT_ENTRY, new_rows)
             if self.dialect == "sqlite":
                 self.conn.exec_driver_sql(_FTS_INSERT, [(row[0], row[2]) for row in new_rows])
         if label_rows:
-            self.conn.exec_driver_sql(_INSERT_ENTRY_LABEL, label_rows)
+            self._run(_INSERT_ENTRY_LABEL, label_rows)
 
     def remove(self, seqs: Sequence[int]) -> None:
         """Take entries out of the dataset (DistributeDatasetEntries moves them)."""
@@ -113,7 +116,7 @@ class EntryWriter:
                 self._count_out(old)
                 self.delta_total -= 1
                 if old["labels"]:
-                    self.conn.exec_driver_sql(
+                    self._run(
                         _DELETE_ENTRY_LABEL,
                         [(self.dataset_id, label, old["seq"]) for label in old["labels"]],
                     )
@@ -153,6 +156,22 @@ class EntryWriter:
         return self.result
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _run(self, sql: str, rows: list[Any]) -> None:
+        self.conn.exec_driver_sql(adapt(sql, self.dialect), rows)
+
+    def _new_seqs(self, count: int) -> list[int]:
+        """Seqs for `count` new entries: increasing, never reused."""
+        if not count:
+            return []
+        if self.dialect == "sqlite":
+            first = self.next_seq
+            self.next_seq += count
+            return list(range(first, first + count))
+        rows = self.conn.exec_driver_sql(
+            "SELECT nextval('entry_seq') FROM generate_series(1, %s)", (count,)
+        )
+        return sorted(row[0] for row in rows)
 
     def _existing(self, source_refs: list[str]) -> dict[str, dict[str, Any]]:
         rows = self.conn.execute(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, select, update
 
 from manifestdb.store.records import JobRecord
 from manifestdb.store.schema import jobs, update_reports
@@ -13,8 +14,18 @@ from manifestdb.store.schema import jobs, update_reports
 REPORTS_KEPT = 100
 
 
+def _held_by(job: JobRecord) -> tuple[Any, ...]:
+    return (
+        jobs.c.id == job.id,
+        jobs.c.state == "running",
+        jobs.c.claimed_by == job.worker,
+        jobs.c.attempts == job.attempts,
+    )
+
+
 class JobQueries:
     conn: Connection
+    dialect: str
 
     def enqueue_job(
         self,
@@ -40,17 +51,44 @@ class JobQueries:
         assert key is not None
         return int(key[0])
 
-    def claim_next_job(self, worker: str, now: float) -> JobRecord | None:
-        """Mark the oldest queued job running for `worker` (call inside a write transaction)."""
-        row = self.conn.execute(
-            select(jobs).where(jobs.c.state == "queued").order_by(jobs.c.id).limit(1)
-        ).first()
+    def claim_next_job(self, worker: str, lease_seconds: float) -> JobRecord | None:
+        """Take the oldest job that is queued, or running with an expired lease, for `worker`.
+
+        Only the oldest unfinished job of a dataset is eligible, so one dataset's jobs never
+        run at the same time. PostgreSQL skips rows other workers are claiming (SKIP LOCKED).
+        """
+        now = self.database_now()
+        older = jobs.alias("older")
+        query = (
+            select(jobs)
+            .where(
+                or_(
+                    jobs.c.state == "queued",
+                    and_(jobs.c.state == "running", jobs.c.lease_until < now),
+                ),
+                ~exists().where(
+                    older.c.dataset_id == jobs.c.dataset_id,
+                    older.c.id < jobs.c.id,
+                    older.c.state.in_(["queued", "running"]),
+                ),
+            )
+            .order_by(jobs.c.id)
+            .limit(1)
+            .with_for_update(skip_locked=True, of=jobs)
+        )
+        row = self.conn.execute(query).first()
         if row is None:
             return None
         self.conn.execute(
             update(jobs)
             .where(jobs.c.id == row.id)
-            .values(state="running", attempts=row.attempts + 1, claimed_by=worker, claimed_at=now)
+            .values(
+                state="running",
+                attempts=row.attempts + 1,
+                claimed_by=worker,
+                claimed_at=now,
+                lease_until=now + lease_seconds,
+            )
         )
         return JobRecord(
             id=row.id,
@@ -60,15 +98,30 @@ class JobQueries:
             params=orjson.loads(row.params),
             payload=row.payload,
             attempts=row.attempts + 1,
+            worker=worker,
         )
 
-    def finish_job(self, job_id: int, state: str, now: float, error: str | None = None) -> None:
-        """Close a job; its payload is no longer needed."""
-        self.conn.execute(
+    def renew_lease(self, job: JobRecord, lease_seconds: float) -> bool:
+        """Push the lease of a job we still hold; False when another worker has taken it."""
+        result = self.conn.execute(
             update(jobs)
-            .where(jobs.c.id == job_id)
-            .values(state=state, finished_at=now, error=error, payload=None)
+            .where(*_held_by(job))
+            .values(lease_until=self.database_now() + lease_seconds)
         )
+        return result.rowcount == 1
+
+    def finish_job(self, job: JobRecord, state: str, error: str | None = None) -> bool:
+        """Close a job we still hold (its payload is no longer needed); False if we lost it.
+
+        Called last in the job's transaction: when it answers False the caller rolls back, so
+        a worker that lost its lease never commits a second application of the job.
+        """
+        result = self.conn.execute(
+            update(jobs)
+            .where(*_held_by(job))
+            .values(state=state, finished_at=self.database_now(), error=error, payload=None)
+        )
+        return result.rowcount == 1
 
     def requeue_running_jobs(self) -> int:
         """Jobs a stopped process left running go back to the queue (single-process SQLite)."""
@@ -76,6 +129,16 @@ class JobQueries:
             update(jobs).where(jobs.c.state == "running").values(state="queued", claimed_by=None)
         )
         return result.rowcount
+
+    def database_now(self) -> float:
+        """Seconds since the epoch by the database's clock: leases compare across machines."""
+        if self.dialect == "postgresql":
+            return float(
+                self.conn.execute(
+                    select(func.extract("epoch", func.clock_timestamp()))
+                ).scalar_one()
+            )
+        return time.time()
 
     def pending_jobs(self) -> int:
         rows = self.conn.execute(select(jobs.c.id).where(jobs.c.state.in_(["queued", "running"])))

@@ -1,8 +1,9 @@
 """Reading entry pages for ListDatasetEntries: every filter served by an index, keyset on seq.
 
 Which index drives a page:
-- `SourceRefContains` of 3+ characters: the trigram index (SQLite FTS5), in seq order, with the
-  other filters checked per candidate (label filters as primary-key probes of `entry_labels`);
+- `SourceRefContains` of 3+ characters: the trigram index (SQLite: the FTS5 table, walked in seq
+  order with the other filters checked per candidate; PostgreSQL: pg_trgm through `LIKE`, the
+  planner choosing between it and the seq order);
 - `ContainsLabels`: a slice of `entry_labels` per label, merged in seq order;
 - otherwise: `entries` by (dataset, seq), or its partial index for `Labeled=false` /
   `HasErrors=true`.
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from manifestdb.store.records import EntryPage
+from manifestdb.store.sql import adapt, false, true
 
 LABEL_SLICE = 256
 
@@ -30,44 +32,64 @@ class EntryFilter:
     contains: str | None = None
 
 
-def _flag_clauses(filters: EntryFilter) -> list[str]:
-    # Literal 0/1 (not parameters) so SQLite can prove its partial indexes apply.
-    clauses = []
-    if filters.labeled is not None:
-        clauses.append(f"e.is_labeled = {int(filters.labeled)}")
-    if filters.has_errors is not None:
-        clauses.append(f"e.has_errors = {int(filters.has_errors)}")
-    return clauses
+class _Query:
+    """The SQL pieces of one page request, in the dialect of the connection."""
+
+    def __init__(self, conn: Connection, dialect: str, dataset_id: int, filters: EntryFilter):
+        self.conn = conn
+        self.dialect = dialect
+        self.dataset_id = dataset_id
+        self.filters = filters
+
+    def rows(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        return list(self.conn.exec_driver_sql(adapt(sql, self.dialect), tuple(params)).all())
+
+    def flag_clauses(self) -> list[str]:
+        # Literals, not parameters, so SQLite can prove its partial indexes apply.
+        clauses = []
+        for column, value in (
+            ("is_labeled", self.filters.labeled),
+            ("has_errors", self.filters.has_errors),
+        ):
+            if value is not None:
+                literal = true(self.dialect) if value else false(self.dialect)
+                clauses.append(f"e.{column} = {literal}")
+        return clauses
+
+    def contains_clause(self) -> tuple[list[str], list[Any]]:
+        contains = self.filters.contains
+        if contains is None:
+            return [], []
+        if self.dialect == "postgresql":
+            escaped = contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            return ["e.source_ref LIKE ?"], [f"%{escaped}%"]
+        return ["instr(e.source_ref, ?) > 0"], [contains]
 
 
 def list_entry_page(
     conn: Connection, dialect: str, dataset_id: int, after: int, limit: int, filters: EntryFilter
 ) -> EntryPage:
     """Up to `limit` lines after seq `after`; `last_seq` is set when more lines follow."""
+    query = _Query(conn, dialect, dataset_id, filters)
     if filters.contains is not None and len(filters.contains) >= 3 and dialect == "sqlite":
-        rows = _by_trigram(conn, dataset_id, after, limit + 1, filters)
+        rows = _by_fts(query, after, limit + 1)
     elif filters.labels:
-        rows = _by_labels(conn, dataset_id, after, limit + 1, filters)
+        rows = _by_labels(query, after, limit + 1)
     else:
-        rows = _by_entries(conn, dataset_id, after, limit + 1, filters)
+        rows = _by_entries(query, after, limit + 1)
     if len(rows) > limit:
         rows = rows[:limit]
         return EntryPage([row[1] for row in rows], rows[-1][0])
     return EntryPage([row[1] for row in rows], None)
 
 
-def _by_entries(
-    conn: Connection, dataset_id: int, after: int, limit: int, filters: EntryFilter
-) -> list[Any]:
-    clauses = ["e.dataset_id = ?", "e.seq > ?", *_flag_clauses(filters)]
-    params: list[Any] = [dataset_id, after]
-    if filters.contains is not None:
-        clauses.append("instr(e.source_ref, ?) > 0")
-        params.append(filters.contains)
+def _by_entries(query: _Query, after: int, limit: int) -> list[Any]:
+    contains, contains_params = query.contains_clause()
+    clauses = ["e.dataset_id = ?", "e.seq > ?", *query.flag_clauses(), *contains]
     sql = (
         f"SELECT e.seq, e.line FROM entries e WHERE {' AND '.join(clauses)} ORDER BY e.seq LIMIT ?"
     )
-    return list(conn.exec_driver_sql(sql, (*params, limit)).all())
+    return query.rows(sql, (query.dataset_id, after, *contains_params, limit))
 
 
 def _label_probe(labels: Sequence[str]) -> str:
@@ -78,9 +100,16 @@ def _label_probe(labels: Sequence[str]) -> str:
     )
 
 
-def _by_trigram(
-    conn: Connection, dataset_id: int, after: int, limit: int, filters: EntryFilter
-) -> list[Any]:
+def trigram_query(substring: str) -> str:
+    """An FTS5 query for rows holding the trigrams that cover `substring` (3+ characters)."""
+    starts = sorted({*range(0, len(substring) - 2, 3), len(substring) - 3})
+    grams = (substring[start : start + 3] for start in starts)
+    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
+
+
+def _by_fts(query: _Query, after: int, limit: int) -> list[Any]:
+    """SQLite: walk the trigram table in seq order (it is keyed by seq) and check the rest."""
+    filters = query.filters
     assert filters.contains is not None
     # A detail=none index knows which trigrams a source-ref has, not where: match rows holding
     # every trigram of the substring, and let instr() confirm each candidate.
@@ -89,9 +118,9 @@ def _by_trigram(
         "f.rowid > ?",
         "e.dataset_id = ?",
         "instr(e.source_ref, ?) > 0",
-        *_flag_clauses(filters),
+        *query.flag_clauses(),
     ]
-    params: list[Any] = [trigram_query(filters.contains), after, dataset_id, filters.contains]
+    params: list[Any] = [trigram_query(filters.contains), after, query.dataset_id, filters.contains]
     if filters.labels:
         clauses.append(_label_probe(filters.labels))
         params.extend(filters.labels)
@@ -99,32 +128,23 @@ def _by_trigram(
         "SELECT e.seq, e.line FROM entries_fts f CROSS JOIN entries e ON e.seq = f.rowid "
         f"WHERE {' AND '.join(clauses)} ORDER BY f.rowid LIMIT ?"
     )
-    return list(conn.exec_driver_sql(sql, (*params, limit)).all())
+    return query.rows(sql, (*params, limit))
 
 
-def trigram_query(substring: str) -> str:
-    """An FTS5 query for rows holding the trigrams that cover `substring` (3+ characters)."""
-    starts = sorted({*range(0, len(substring) - 2, 3), len(substring) - 3})
-    grams = (substring[start : start + 3] for start in starts)
-    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
-
-
-def _by_labels(
-    conn: Connection, dataset_id: int, after: int, limit: int, filters: EntryFilter
-) -> list[Any]:
+def _by_labels(query: _Query, after: int, limit: int) -> list[Any]:
     """Merge per-label slices of seqs; fetch the candidates; repeat until the page is full."""
     found: list[Any] = []
     cursor = after
     while len(found) < limit:
         bound: int | None = None
         candidates: set[int] = set()
-        for label in filters.labels:
+        for label in query.filters.labels:
             seqs = [
                 row[0]
-                for row in conn.exec_driver_sql(
+                for row in query.rows(
                     "SELECT seq FROM entry_labels WHERE dataset_id = ? AND label = ? AND seq > ? "
                     "ORDER BY seq LIMIT ?",
-                    (dataset_id, label, cursor, LABEL_SLICE),
+                    (query.dataset_id, label, cursor, LABEL_SLICE),
                 )
             ]
             candidates.update(seqs)
@@ -134,19 +154,16 @@ def _by_labels(
         if bound is not None:
             candidates = {seq for seq in candidates if seq <= bound}
         if candidates:
-            found.extend(_fetch(conn, dataset_id, sorted(candidates), filters))
+            found.extend(_fetch(query, sorted(candidates)))
         if bound is None:
             break
         cursor = bound
     return found[:limit]
 
 
-def _fetch(conn: Connection, dataset_id: int, seqs: list[int], filters: EntryFilter) -> list[Any]:
+def _fetch(query: _Query, seqs: list[int]) -> list[Any]:
     marks = ", ".join("?" for _ in seqs)
-    clauses = [f"e.seq IN ({marks})", "e.dataset_id = ?", *_flag_clauses(filters)]
-    params: list[Any] = [*seqs, dataset_id]
-    if filters.contains is not None:
-        clauses.append("instr(e.source_ref, ?) > 0")
-        params.append(filters.contains)
+    contains, contains_params = query.contains_clause()
+    clauses = [f"e.seq IN ({marks})", "e.dataset_id = ?", *query.flag_clauses(), *contains]
     sql = f"SELECT e.seq, e.line FROM entries e WHERE {' AND '.join(clauses)} ORDER BY e.seq"
-    return list(conn.exec_driver_sql(sql, tuple(params)).all())
+    return query.rows(sql, (*seqs, query.dataset_id, *contains_params))

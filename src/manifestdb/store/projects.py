@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from manifestdb.store.records import ProjectRecord
+from manifestdb.store.records import Conflict, ProjectRecord
 from manifestdb.store.schema import projects
 
 
@@ -40,7 +41,10 @@ class ProjectQueries:
             status=status,
             created_at=created_at,
         )
-        project_id = self.conn.execute(insert(projects).values(**values)).inserted_primary_key
+        try:
+            project_id = self.conn.execute(insert(projects).values(**values)).inserted_primary_key
+        except IntegrityError as error:
+            raise Conflict("project", str(error.orig)) from None
         assert project_id is not None
         return ProjectRecord(id=project_id[0], **values)
 
@@ -54,8 +58,11 @@ class ProjectQueries:
         ).first()
         return _project(row) if row else None
 
-    def project_by_arn(self, arn: str) -> ProjectRecord | None:
-        row = self.conn.execute(select(projects).where(projects.c.arn == arn)).first()
+    def project_by_arn(self, arn: str, *, lock: bool = False) -> ProjectRecord | None:
+        query = select(projects).where(projects.c.arn == arn)
+        if lock:
+            query = query.with_for_update()
+        row = self.conn.execute(query).first()
         return _project(row) if row else None
 
     def project_by_id(self, project_id: int) -> ProjectRecord | None:

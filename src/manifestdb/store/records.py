@@ -6,6 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+class Conflict(Exception):
+    """A row that would break a uniqueness rule (another process inserted it first)."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+
+
 @dataclass(frozen=True, slots=True)
 class ProjectRecord:
     id: int
@@ -53,6 +61,7 @@ class JobRecord:
     params: dict[str, Any]
     payload: bytes | None
     attempts: int
+    worker: str = ""  # who claimed it: with `attempts`, what fences a worker that lost its lease
 
 
 @dataclass(slots=True)

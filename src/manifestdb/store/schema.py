@@ -7,6 +7,7 @@ new migration there.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -72,7 +73,9 @@ datasets = Table(
 entries = Table(
     "entries",
     metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
     Column("dataset_id", Integer, nullable=False),
     Column("source_ref", Text, nullable=False),
     Column("bucket", Text, nullable=False),
@@ -104,7 +107,7 @@ entry_labels = Table(
     metadata,
     Column("dataset_id", Integer, primary_key=True),
     Column("label", String(255), primary_key=True),
-    Column("seq", Integer, primary_key=True),
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     Column("box_count", Integer, nullable=False),
     sqlite_with_rowid=False,
 )
@@ -144,6 +147,7 @@ jobs = Table(
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("claimed_by", String(128)),
     Column("claimed_at", Float),
+    Column("lease_until", Float),  # a running job whose lease passed may be claimed again
     Column("created_at", Float, nullable=False),
     Column("finished_at", Float),
     Column("error", Text),

@@ -89,11 +89,14 @@ class Api:
         )
 
     def error(self, error: ServiceError, request_id: str) -> Response:
+        # A body cut off by its deadline is unread: the connection cannot carry another request.
+        closing = {"Connection": "close"} if isinstance(error, RequestTimeoutException) else {}
         return self.respond(
             self.protocol.error_body(error, request_id),
             error.status,
             request_id,
             **{"X-Amzn-Errortype": error.code},
+            **closing,
         )
 
     async def health(self, _request: Request) -> Response:
@@ -123,18 +126,35 @@ def logged_operation(target: str | None) -> str:
     return match[1] if match else "-"
 
 
+class RequestTimeoutException(ServiceError):
+    """The body did not arrive within the request timeout (botocore retries this code)."""
+
+    code = "RequestTimeoutException"
+    status = 408
+
+
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused without reading it whole when it is over `limit` bytes."""
+    """The request body, refused without reading it whole when it is over `limit` bytes, and
+    cut off when it takes longer than the server's `request_timeout` to arrive."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
+    api = getattr(request.app.state, "api", None)
+    timeout = api.settings.request_timeout if isinstance(api, Api) else None
     parts: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        parts.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                parts.append(chunk)
+    except TimeoutError:
+        raise RequestTimeoutException(
+            f"The request body did not arrive within {timeout:g} seconds ({size} bytes came). "
+            "Send it again; on a slow link, ask the operator to raise --request-timeout."
+        ) from None
     return b"".join(parts)
 
 
@@ -147,7 +167,7 @@ def _too_large(limit: int) -> ServiceError:
 
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     """The ASGI app of one server process (it owns the store unless one is given)."""
-    store = store or Store(settings.sqlite_url())
+    store = store or Store(settings.store_url())
     runner = Runner(store, settings) if settings.runner else None
     api = Api(settings, store, runner)
 
@@ -155,7 +175,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         api.auth.watch_reload_signal(asyncio.get_running_loop())
         if runner:
-            runner.start()
+            # Embedded SQLite has one server process: whatever was running is from our last run.
+            runner.start(requeue=store.dialect == "sqlite")
         log.info(
             "manifestdb %s serving (%s, limits %s)",
             __version__,

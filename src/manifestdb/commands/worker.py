@@ -1,0 +1,94 @@
+"""`manifestdb worker` (apply queued jobs, no HTTP) and `manifestdb migrate` (upgrade a schema)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from manifestdb.commands.options import (
+    DatabaseUrl,
+    JobDelay,
+    LeaseSeconds,
+    LimitProfile,
+    LocalBuckets,
+    LogLevel,
+    S3EndpointUrl,
+    limit_profile,
+)
+from manifestdb.config import Settings
+
+log = logging.getLogger("manifestdb")
+
+
+def worker_command(
+    database_url: DatabaseUrl = None,
+    data_dir: Annotated[
+        Path, typer.Option(envvar="MANIFESTDB_DATA_DIR", help="The SQLite database's folder.")
+    ] = Path("./data"),
+    concurrency: Annotated[
+        int,
+        typer.Option(envvar="MANIFESTDB_CONCURRENCY", min=1, help="Jobs applied at the same time."),
+    ] = 1,
+    limits: LimitProfile = "aws",
+    s3_endpoint_url: S3EndpointUrl = None,
+    local_buckets: LocalBuckets = None,
+    job_delay: JobDelay = 0.0,
+    lease_seconds: LeaseSeconds = 30.0,
+    log_level: LogLevel = "info",
+) -> None:
+    """Apply queued creates, updates, distributions and deletions; stop on SIGTERM or Ctrl-C."""
+    from manifestdb.jobs.runner import Runner
+    from manifestdb.store import Store
+
+    configure_logging(log_level)
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        limits=limit_profile(limits),
+        s3_endpoint_url=s3_endpoint_url,
+        local_buckets=local_buckets,
+        job_delay=job_delay,
+        lease_seconds=lease_seconds,
+        log_level=log_level,
+    )
+    store = Store(settings.store_url())
+    runner = Runner(store, settings, concurrency=concurrency)
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    runner.start()
+    log.info("manifestdb worker %s: %d thread(s) on %s", runner.name, concurrency, store.dialect)
+    stopping.wait()
+    log.info("stopping: letting running jobs finish")
+    runner.stop()
+    store.close()
+
+
+def migrate_command(
+    database_url: DatabaseUrl = None,
+    data_dir: Annotated[
+        Path, typer.Option(envvar="MANIFESTDB_DATA_DIR", help="The SQLite database's folder.")
+    ] = Path("./data"),
+) -> None:
+    """Create or upgrade the database schema to this release (servers also do it at start)."""
+    from manifestdb.store import Store
+
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    if not database_url:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    Store(settings.store_url()).close()
+    typer.echo("manifestdb: the database schema is up to date")
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
