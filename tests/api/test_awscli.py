@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 import pytest
 
-from conftest import Server
 from lines import box_line, image_line, manifest
+from server_support import Server
 
 AWS = Path(sys.executable).parent / "aws"
 README = Path(__file__).parents[2] / "README.md"

@@ -20,7 +20,6 @@ import pytest
 import urllib3
 
 import manifestdb
-from conftest import Server, new_dataset
 from lines import image_line, manifest
 from raw import (
     CONTENT_TYPE,
@@ -33,6 +32,7 @@ from raw import (
     post,
     send,
 )
+from server_support import Server, new_dataset
 
 MISSING_DATASET = "arn:aws:rekognition:us-east-1:123456789012:project/none/dataset/train/1"
 SERVED = [

@@ -17,7 +17,6 @@ import orjson
 import pytest
 from botocore.model import Shape
 
-from conftest import Server, ServerFactory
 from lines import box_line, image_line, manifest
 from raw import (
     Answer,
@@ -30,6 +29,7 @@ from raw import (
     operation_model,
     post,
 )
+from server_support import Server, ServerFactory
 
 MISSING_PROJECT = "arn:aws:rekognition:us-east-1:123456789012:project/none/1"
 MISSING_DATASET = "arn:aws:rekognition:us-east-1:123456789012:project/none/dataset/train/1"

@@ -11,8 +11,8 @@ import orjson
 import pytest
 import urllib3
 
-from conftest import new_dataset, wait_for_status
 from lines import box_line, image_line, manifest
+from server_support import new_dataset, wait_for_status
 
 
 def reports(server: Any, arn: str, **query: Any) -> tuple[int, dict[str, Any]]:

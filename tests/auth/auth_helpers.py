@@ -20,7 +20,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from conftest import Server
+from server_support import Server
 
 ACCOUNT_A = "111122223333"
 ACCOUNT_B = "444455556666"

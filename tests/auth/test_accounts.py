@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from auth_helpers import ACCOUNT_A, ACCOUNT_B, ALLOW_ALL, client, error_of, make_key, start_sigv4
 
-from conftest import Server, ServerFactory, wait_for_status
 from lines import image_line, manifest
+from server_support import Server, ServerFactory, wait_for_status
 
 ANNA = make_key(ACCOUNT_A, "anna")
 BORIS = make_key(ACCOUNT_B, "boris")

@@ -15,8 +15,8 @@ import pytest
 from auth_helpers import ACCOUNT_A, ALLOW_ALL, client, error_of, make_key, start_sigv4
 from botocore.exceptions import ClientError
 
-from conftest import Server, ServerFactory, wait_for_status
 from lines import image_line, manifest
+from server_support import Server, ServerFactory, wait_for_status
 
 ADMIN = make_key(ACCOUNT_A, "matrix-admin")
 COPIER = make_key(ACCOUNT_A, "copier")  # may create datasets in m-copy-target, not read others

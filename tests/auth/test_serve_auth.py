@@ -25,7 +25,7 @@ from auth_helpers import (
     write_auth_file,
 )
 
-from conftest import Server, ServerFactory, free_port
+from server_support import Server, ServerFactory, free_port
 
 AWS = Path(sys.executable).parent / "aws"
 ADMIN = make_key(ACCOUNT_A, "serve-admin")

@@ -35,7 +35,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from conftest import Server, ServerFactory
+from server_support import Server, ServerFactory
 
 ADMIN = make_key(ACCOUNT_A, "admin")
 ALICE = make_key(ACCOUNT_A, "alice")

@@ -13,8 +13,8 @@ import pytest
 import urllib3
 
 import manifestdb
-from conftest import Server, free_port, new_dataset
 from lines import image_line, manifest
+from server_support import Server, free_port, new_dataset
 
 
 def test_health_answers_with_the_version(server: Server):

@@ -18,14 +18,14 @@ import orjson
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import (
+from lines import image_line, manifest
+from server_support import (
     PostgresDatabases,
     Server,
-    _postgres_problem,
     all_entries,
+    postgres_problem,
     wait_for_status,
 )
-from lines import image_line, manifest
 
 pytestmark = pytest.mark.postgres
 CLUSTER_SECONDS = float(os.environ.get("MANIFESTDB_CLUSTER_SECONDS", "20"))
@@ -69,7 +69,7 @@ class Worker:
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    problem = _postgres_problem()
+    problem = postgres_problem()
     if problem:
         pytest.skip(problem)
     databases = PostgresDatabases()
