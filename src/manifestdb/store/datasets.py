@@ -16,6 +16,11 @@ from manifestdb.store.schema import (
     labels,
     update_reports,
 )
+from manifestdb.store.sql import raw_rows
+
+_DATASET_BY_ARN = (
+    f"SELECT {', '.join(column.name for column in datasets.columns)} FROM datasets WHERE arn = ?"
+)
 
 
 def _dataset(row: Row[Any]) -> DatasetRecord:
@@ -66,11 +71,11 @@ class DatasetQueries:
     def dataset_by_arn(self, arn: str, *, lock: bool = False) -> DatasetRecord | None:
         """The dataset, row-locked until the transaction ends when `lock` (PostgreSQL: two
         servers must not both see it idle and both start an update)."""
-        query = select(datasets).where(datasets.c.arn == arn)
-        if lock:
-            query = query.with_for_update()
-        row = self.conn.execute(query).first()
-        return _dataset(row) if row else None
+        # Every dataset call starts here: plain SQL skips SQLAlchemy's per-call statement
+        # caching work (a third of a DescribeDataset).
+        sql = _DATASET_BY_ARN + (" FOR UPDATE" if lock and self.dialect == "postgresql" else "")
+        rows = raw_rows(self.conn, sql, (arn,))
+        return DatasetRecord(*rows[0]) if rows else None
 
     def dataset_by_id(self, dataset_id: int) -> DatasetRecord | None:
         row = self.conn.execute(select(datasets).where(datasets.c.id == dataset_id)).first()
@@ -121,15 +126,13 @@ class DatasetQueries:
 
     def label_page(self, dataset_id: int, after: str | None, limit: int) -> list[LabelStats]:
         """Label counters by name (binary order), after `after`, at most `limit`."""
-        query = (
-            select(labels.c.label, labels.c.entry_count, labels.c.box_entry_count)
-            .where(labels.c.dataset_id == dataset_id)
-            .order_by(labels.c.label)
-            .limit(limit)
-        )
+        sql = "SELECT label, entry_count, box_entry_count FROM labels WHERE dataset_id = ?"
+        params: list[Any] = [dataset_id]
         if after is not None:
-            query = query.where(labels.c.label > after)
-        return [LabelStats(*row) for row in self.conn.execute(query)]
+            sql += " AND label > ?"
+            params.append(after)
+        rows = raw_rows(self.conn, sql + " ORDER BY label LIMIT ?", (*params, limit))
+        return [LabelStats(*row) for row in rows]
 
     def label_count(self, dataset_id: int) -> int:
         return int(

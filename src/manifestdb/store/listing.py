@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from manifestdb.store.records import EntryPage
-from manifestdb.store.sql import adapt, false, true
+from manifestdb.store.sql import false, raw_rows, true
 
 LABEL_SLICE = 256
 
@@ -42,7 +42,7 @@ class _Query:
         self.filters = filters
 
     def rows(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        return list(self.conn.exec_driver_sql(adapt(sql, self.dialect), tuple(params)).all())
+        return raw_rows(self.conn, sql, params)
 
     def flag_clauses(self) -> list[str]:
         # Literals, not parameters, so SQLite can prove its partial indexes apply.
