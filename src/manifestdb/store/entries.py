@@ -100,19 +100,8 @@ class EntryWriter:
         """Take entries out of the dataset (DistributeDatasetEntries moves them)."""
         for start in range(0, len(seqs), BATCH):
             chunk = list(seqs[start : start + BATCH])
-            rows = self.conn.execute(
-                select(
-                    entries.c.seq,
-                    entries.c.source_ref,
-                    entries.c.labels,
-                    entries.c.is_labeled,
-                    entries.c.has_errors,
-                    entries.c.bucket,
-                ).where(entries.c.seq.in_(chunk), entries.c.dataset_id == self.dataset_id)
-            ).all()
-            for row in rows:
-                old = dict(row._mapping)
-                old["labels"] = orjson.loads(old["labels"])
+            olds = self._stored(entries.c.seq.in_(chunk))
+            for old in olds:
                 self._count_out(old)
                 self.delta_total -= 1
                 if old["labels"]:
@@ -120,8 +109,10 @@ class EntryWriter:
                         _DELETE_ENTRY_LABEL,
                         [(self.dataset_id, label, old["seq"]) for label in old["labels"]],
                     )
-            if self.dialect == "sqlite" and rows:
-                self.conn.exec_driver_sql(_FTS_DELETE, [(r.seq, r.source_ref) for r in rows])
+            if self.dialect == "sqlite" and olds:
+                self.conn.exec_driver_sql(
+                    _FTS_DELETE, [(old["seq"], old["source_ref"]) for old in olds]
+                )
             self.conn.execute(delete(entries).where(entries.c.seq.in_(chunk)))
 
     def finish(self) -> ApplyResult:
@@ -174,6 +165,12 @@ class EntryWriter:
         return sorted(row[0] for row in rows)
 
     def _existing(self, source_refs: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored entries of these source-refs, by source-ref."""
+        olds = self._stored(entries.c.source_ref.in_(source_refs))
+        return {old["source_ref"]: old for old in olds}
+
+    def _stored(self, which: Any) -> list[dict[str, Any]]:
+        """What the counters need of the dataset's entries matching `which`."""
         rows = self.conn.execute(
             select(
                 entries.c.seq,
@@ -182,14 +179,14 @@ class EntryWriter:
                 entries.c.is_labeled,
                 entries.c.has_errors,
                 entries.c.bucket,
-            ).where(entries.c.dataset_id == self.dataset_id, entries.c.source_ref.in_(source_refs))
+            ).where(entries.c.dataset_id == self.dataset_id, which)
         )
-        found: dict[str, dict[str, Any]] = {}
+        olds = []
         for row in rows:
             old = dict(row._mapping)
             old["labels"] = orjson.loads(old["labels"])
-            found[old["source_ref"]] = old
-        return found
+            olds.append(old)
+        return olds
 
     def _count_in(self, entry: Entry) -> None:
         self.delta_labeled += entry.is_labeled
