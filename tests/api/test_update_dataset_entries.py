@@ -283,3 +283,32 @@ def test_errors_and_warnings_are_written_into_the_stored_lines(rekognition: Any)
     assert [e["source-ref"] for e in all_entries(rekognition, train, HasErrors=True)] == [
         "s3://bkt/bad.jpg"
     ]
+
+
+def test_replacements_keep_label_stats_exact(rekognition: Any):
+    boxed = box_line("s3://bkt/1.jpg", [("dog", 10, 10, 50, 50), ("cat", 100, 100, 40, 40)])
+    _, train = new_dataset(rekognition, manifest(boxed, image_line("s3://bkt/2.jpg", "dog")))
+
+    def stats() -> dict[str, tuple[int, int]]:
+        labels = rekognition.list_dataset_labels(DatasetArn=train)["DatasetLabelDescriptions"]
+        return {
+            d["LabelName"]: (d["LabelStats"]["EntryCount"], d["LabelStats"]["BoundingBoxCount"])
+            for d in labels
+        }
+
+    assert stats() == {"cat": (1, 1), "dog": (2, 1)}
+    before = all_entries(rekognition, train)
+    # The same line again changes nothing.
+    rekognition.update_dataset_entries(DatasetArn=train, Changes={"GroundTruth": manifest(boxed)})
+    assert wait_for_status(rekognition, train)["DatasetStats"]["TotalEntries"] == 2
+    assert all_entries(rekognition, train) == before and stats() == {"cat": (1, 1), "dog": (2, 1)}
+    # The dog of line 1 becomes image-level, the cat goes, a bird comes.
+    rekognition.update_dataset_entries(
+        DatasetArn=train,
+        Changes={"GroundTruth": manifest(image_line("s3://bkt/1.jpg", "dog", "bird"))},
+    )
+    description = wait_for_status(rekognition, train)
+    assert stats() == {"bird": (1, 0), "dog": (2, 0)}
+    assert description["DatasetStats"]["TotalLabels"] == 2
+    assert [e["source-ref"] for e in all_entries(rekognition, train, ContainsLabels=["cat"])] == []
+    assert len(all_entries(rekognition, train, ContainsLabels=["bird", "dog"])) == 2

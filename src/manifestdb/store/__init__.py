@@ -66,8 +66,9 @@ class Store:
     def __init__(self, url: str) -> None:
         self.engine = create_database_engine(url)
         self.dialect = self.engine.dialect.name
-        migrate(self.engine)
-        self.database = Database(self.engine)
+        writer = create_database_engine(url, writer=True) if self.dialect == "sqlite" else None
+        migrate(writer or self.engine)
+        self.database = Database(self.engine, writer)
         self.token_key = self.database.secret("pagination_token_key")
 
     @contextmanager
@@ -81,4 +82,4 @@ class Store:
             yield Tx(conn, self.dialect)
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.database.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,8 +17,13 @@ from sqlalchemy.pool import QueuePool
 
 from manifestdb.store.schema import meta
 
+log = logging.getLogger("manifestdb.store")
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x6D616E69  # "mani": the advisory lock that serializes migrations
+READER_CACHE_KIB = 8 * 1024
+WRITER_CACHE_KIB = 64 * 1024
+WAL_SIZE_LIMIT = 64 * 1024 * 1024  # the WAL file is cut back to this after a full checkpoint
+CHECKPOINT_SECONDS = 1.0
 
 
 def normalize_url(url: str) -> str:
@@ -27,18 +34,24 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def create_database_engine(url: str) -> Engine:
-    """An engine for a `sqlite:///` or `postgresql://` URL, set up for manifestdb's use."""
+def create_database_engine(url: str, *, writer: bool = False) -> Engine:
+    """An engine for a `sqlite:///` or `postgresql://` URL, set up for manifestdb's use.
+
+    SQLite gets two: readers (many connections, small page caches) and the writer (SQLite
+    writes one transaction at a time anyway; a big cache keeps the index pages of large
+    datasets warm between changes).
+    """
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
             poolclass=QueuePool,
-            pool_size=8,
-            max_overflow=16,
+            pool_size=2 if writer else 8,
+            max_overflow=4 if writer else 8,
             connect_args={"check_same_thread": False, "timeout": 30},
         )
-        event.listen(engine, "connect", _sqlite_on_connect)
+        cache_kib = WRITER_CACHE_KIB if writer else READER_CACHE_KIB
+        event.listen(engine, "connect", lambda conn, _record: _sqlite_on_connect(conn, cache_kib))
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     if url.startswith("postgresql+psycopg"):
@@ -57,7 +70,7 @@ def create_database_engine(url: str) -> Engine:
     )
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_on_connect(dbapi_connection: Any, cache_kib: int) -> None:
     # Let SQLAlchemy's begin event issue BEGIN itself instead of pysqlite's implicit one.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -65,8 +78,12 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.execute(f"PRAGMA cache_size=-{cache_kib}")
     cursor.execute("PRAGMA temp_store=MEMORY")
+    # Commits never checkpoint (that copied the WAL into the database inside a change's
+    # commit); the Checkpointer does it in the background.
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     cursor.close()
 
 
@@ -95,10 +112,12 @@ def migrate(engine: Engine) -> None:
 
 
 class Database:
-    """The engine plus the two kinds of transaction every store module uses."""
+    """The engines plus the two kinds of transaction every store module uses."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, writer: Engine | None = None) -> None:
         self.engine = engine
+        self.writer = writer or engine
+        self.checkpointer = Checkpointer(self.writer) if engine.dialect.name == "sqlite" else None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -111,10 +130,18 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction, committed when the block ends and rolled back on an exception."""
-        with self.engine.connect() as connection:
+        with self.writer.connect() as connection:
             connection.info["write"] = True
             with connection.begin():
                 yield connection
+        if self.checkpointer is not None:
+            self.checkpointer.poke()
+
+    def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+        self.engine.dispose()
+        self.writer.dispose()
 
     def secret(self, name: str) -> bytes:
         """A random key kept in the database, made on first use (shared by every process)."""
@@ -124,3 +151,46 @@ class Database:
                 value = secrets.token_hex(32)
                 connection.execute(insert(meta).values(key=name, value=value))
         return bytes.fromhex(value)
+
+
+class Checkpointer:
+    """Copies the SQLite WAL back into the database file in a thread of its own.
+
+    PASSIVE checkpoints never wait for readers or the writer; they run after writes (at most
+    once a CHECKPOINT_SECONDS) so the WAL stays small without a change's commit paying for it.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="manifestdb-checkpoint", daemon=True)
+        self._thread.start()
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                # Outside any transaction: a checkpoint cannot run inside one.
+                connection = self._engine.raw_connection()
+                try:
+                    _busy, wal_pages, moved = connection.execute(
+                        "PRAGMA wal_checkpoint(PASSIVE)"
+                    ).fetchone()
+                    log.debug("checkpoint: %s of %s WAL pages copied", moved, wal_pages)
+                finally:
+                    connection.close()
+            except Exception:
+                log.exception("WAL checkpoint failed (it is tried again after the next write)")
+            self._stop.wait(CHECKPOINT_SECONDS)

@@ -21,16 +21,32 @@ _INSERT_ENTRY = (
     "INSERT INTO entries (seq, dataset_id, source_ref, bucket, line, labels, is_labeled, "
     "has_errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# A replacement keeps its source-ref: leaving it out of SET spares the unique index a rewrite.
 _UPDATE_ENTRY = (
-    "UPDATE entries SET source_ref = ?, bucket = ?, line = ?, labels = ?, is_labeled = ?, "
-    "has_errors = ? WHERE seq = ? AND dataset_id = ?"
+    "UPDATE entries SET bucket = ?, line = ?, labels = ?, is_labeled = ?, has_errors = ? "
+    "WHERE seq = ? AND dataset_id = ?"
 )
 _INSERT_ENTRY_LABEL = (
     "INSERT INTO entry_labels (dataset_id, label, seq, box_count) VALUES (?, ?, ?, ?)"
 )
 _DELETE_ENTRY_LABEL = "DELETE FROM entry_labels WHERE dataset_id = ? AND label = ? AND seq = ?"
+_UPDATE_BOX_COUNT = (
+    "UPDATE entry_labels SET box_count = ? WHERE dataset_id = ? AND label = ? AND seq = ?"
+)
 _FTS_INSERT = "INSERT INTO entries_fts(rowid, source_ref) VALUES (?, ?)"
 _FTS_DELETE = "INSERT INTO entries_fts(entries_fts, rowid, source_ref) VALUES ('delete', ?, ?)"
+
+
+def _stored_values(entry: Entry) -> tuple[Any, ...]:
+    """The columns an entry is stored with, in the order of the INSERT/UPDATE statements."""
+    return (
+        entry.source_ref,
+        entry.bucket,
+        entry.line,
+        orjson.dumps(entry.labels).decode(),
+        entry.is_labeled,
+        entry.has_errors,
+    )
 
 
 class EntryWriter:
@@ -52,41 +68,52 @@ class EntryWriter:
     # -- adding and replacing ------------------------------------------------------------------
 
     def upsert(self, batch: Sequence[Entry]) -> None:
-        """Add each entry, or replace the stored line of its source-ref whole."""
+        """Add each entry, or replace the stored line of its source-ref whole.
+
+        A replacement writes only what differs: an identical line changes nothing, and only the
+        labels that came or went (or changed their box count) touch the label index.
+        """
         existing = self._existing([entry.source_ref for entry in batch])
         seqs = iter(self._new_seqs(sum(entry.source_ref not in existing for entry in batch)))
         new_rows: list[tuple[Any, ...]] = []
         changed_rows: list[tuple[Any, ...]] = []
         label_rows: list[tuple[int, str, int, int]] = []
+        box_counts: list[tuple[int, int, str, int]] = []
         stale_labels: list[tuple[int, str, int]] = []
         dataset_id = self.dataset_id
         for entry in batch:
             old = existing.get(entry.source_ref)
-            values = (
-                entry.source_ref,
-                entry.bucket,
-                entry.line,
-                orjson.dumps(entry.labels).decode(),
-                entry.is_labeled,
-                entry.has_errors,
-            )
             if old is None:
                 seq = next(seqs)
-                new_rows.append((seq, dataset_id, *values))
+                new_rows.append((seq, dataset_id, *_stored_values(entry)))
+                label_rows.extend(
+                    (dataset_id, label, seq, boxes) for label, boxes in entry.labels.items()
+                )
                 self.delta_total += 1
                 self.result.added += 1
-            else:
-                seq = old["seq"]
-                changed_rows.append((*values, seq, dataset_id))
-                self._count_out(old)
-                stale_labels.extend((dataset_id, label, seq) for label in old["labels"])
-                self.result.replaced += 1
+                self._count_in(entry)
+                continue
+            self.result.replaced += 1
+            if old["line"] == entry.line:
+                continue
+            seq = old["seq"]
+            changed_rows.append((*_stored_values(entry)[1:], seq, dataset_id))
+            self._count_out(old)
             self._count_in(entry)
-            label_rows.extend(
-                (dataset_id, label, seq, boxes) for label, boxes in entry.labels.items()
+            old_labels: dict[str, int] = old["labels"]
+            for label, boxes in entry.labels.items():
+                before = old_labels.get(label)
+                if before is None:
+                    label_rows.append((dataset_id, label, seq, boxes))
+                elif before != boxes:
+                    box_counts.append((boxes, dataset_id, label, seq))
+            stale_labels.extend(
+                (dataset_id, label, seq) for label in old_labels if label not in entry.labels
             )
         if stale_labels:
             self._run(_DELETE_ENTRY_LABEL, stale_labels)
+        if box_counts:
+            self._run(_UPDATE_BOX_COUNT, box_counts)
         if changed_rows:
             self._run(_UPDATE_ENTRY, changed_rows)
         if new_rows:
@@ -175,6 +202,7 @@ class EntryWriter:
             select(
                 entries.c.seq,
                 entries.c.source_ref,
+                entries.c.line,
                 entries.c.labels,
                 entries.c.is_labeled,
                 entries.c.has_errors,
