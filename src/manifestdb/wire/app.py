@@ -20,7 +20,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -40,6 +40,7 @@ from manifestdb.wire.protocol import CONTENT_TYPE, Protocol
 from manifestdb.wire.reports import updates_endpoint
 
 access_log = logging.getLogger("manifestdb.access")
+INLINE_READS = frozenset({"DescribeDataset", "DescribeProjects", "ListDatasetLabels"})
 log = logging.getLogger("manifestdb")
 
 
@@ -53,6 +54,9 @@ class Api:
         self.service = Service(store, settings, on_job=runner.notify if runner else None)
         self.protocol = Protocol(OPERATIONS)
         self.auth = Authenticator(settings)
+        # Sub-millisecond SQLite reads run on the event loop: handing them to a worker thread
+        # cost more than the read (anything that may wait on a lock or the network does not).
+        self.inline_operations = INLINE_READS if store.dialect == "sqlite" else frozenset()
 
     async def rekognition(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
@@ -65,7 +69,12 @@ class Api:
                 request.headers.get("x-amz-target"), request.headers.get("content-type"), body
             )
             self.auth.authorize(identity, operation, params)
-            result = await run_in_threadpool(self.service.call, operation, identity.caller, params)
+            if operation in self.inline_operations:
+                result = self.service.call(operation, identity.caller, params)
+            else:
+                result = await run_in_threadpool(
+                    self.service.call, operation, identity.caller, params
+                )
             response = self.respond(self.protocol.serialize(operation, result), 200, request_id)
         except ServiceError as error:
             response = self.error(error, request_id)
@@ -110,8 +119,10 @@ class Api:
     async def not_found(self, request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 404
         error = UnknownOperationException(
-            f"No route for {request.method} {request.url.path}. Rekognition requests are "
-            "POST / with an X-Amz-Target header."
+            # The scope's path, not request.url: building the URL parses the Host header, and a
+            # Host such as "[" makes that raise (a 500 instead of this error).
+            f"No route for {request.method} {request.scope.get('path', '')}. Rekognition "
+            "requests are POST / with an X-Amz-Target header."
         )
         error.status = status  # type: ignore[misc]
         return self.error(error, str(uuid.uuid4()))
@@ -133,6 +144,13 @@ class RequestTimeoutException(ServiceError):
     status = 408
 
 
+class ClientClosedRequest(ServiceError):
+    """The client went away before its body was read: logged as 499 (nginx's name), not 500."""
+
+    code = "ClientClosedRequest"
+    status = 499
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused without reading it whole when it is over `limit` bytes, and
     cut off when it takes longer than the server's `request_timeout` to arrive."""
@@ -150,6 +168,8 @@ async def read_body(request: Request, limit: int) -> bytes:
                 if size > limit:
                     raise _too_large(limit)
                 parts.append(chunk)
+    except ClientDisconnect:
+        raise ClientClosedRequest("The client closed the connection while sending.") from None
     except TimeoutError:
         raise RequestTimeoutException(
             f"The request body did not arrive within {timeout:g} seconds ({size} bytes came). "
