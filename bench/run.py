@@ -1,181 +1,877 @@
-"""manifestdb benchmarks, over HTTP against a real `manifestdb serve` (see docs/benchmarks.md).
+"""manifestdb benchmarks (issue 6), over HTTP against real `manifestdb serve` subprocesses.
 
-    python bench/run.py [--quick] [--runs N] [--output FILE]
+    python bench/run.py [--quick] [--entries N] [--runs R] [--no-curve] [--no-docs]
 
-Measures: a 5 MiB change (the largest legal one) from the call to UPDATE_COMPLETE into an empty
-dataset; DescribeDataset and ListDatasetEntries latency; DescribeDataset requests/s with 8
-concurrent clients (separate processes, on the same 2-core machine as the server).
+Full: N = 1,000,000 entries (< 10 min on 2 cores); --quick: N = 100,000 (< 2 min). Every figure
+of the issue's table is measured (see docs/benchmarks.md), printed as a markdown table of
+figure / measured / target / ratio, written as JSON under bench/results/, and plotted (PNG).
+Generated manifests are cached under bench/.cache/ (~1.1 GB for the full run).
+
+Phases, each reported on its own if it fails (a server error makes a figure "not measured",
+with the reason, instead of stopping the suite):
+1. validate: `manifestdb validate` on a generated manifest, pinned to one core;
+2. create: CreateDataset from an N-line manifest read through `--local-buckets` (a fresh
+   server: lines/s and the peak RSS of the server during the create);
+3. read: a fresh server on that data: idle RSS, DescribeDataset / ListDatasetLabels /
+   ListDatasetEntries latencies (p50, p99), a deep page reached by following tokens,
+   DescribeDataset requests/s with 8 client processes;
+4. change: 5 MiB changes (half new lines, half replacing random entries) into the N entries, call
+   to UPDATE_COMPLETE, with the server's peak RSS; then into an empty dataset (fresh server);
+5. curve: the same change at intermediate sizes (fresh data each), for the apply-vs-size plot;
+6. floor: bench/floor.py on the same payloads (orjson + a bare SQLite upsert).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import contextlib
+import math
 import multiprocessing
 import os
-import platform
-import socket
+import resource
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import orjson
-import urllib3
 
-sys.path.insert(0, str(Path(__file__).parent))
-from data import change
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
 
-HEADERS = {"Content-Type": "application/x-amz-json-1.1"}
+import report  # noqa: E402
+import spy  # noqa: E402
+from report import Row  # noqa: E402
+from server import BenchError, Client, RssSampler, Server  # noqa: E402
 
+import data  # noqa: E402
 
-def start_server(data_dir: str, port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "manifestdb.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            data_dir,
-            "--log-level",
-            "warning",
-            "--limits",
-            "relaxed",
-        ],
-    )
-    http = urllib3.PoolManager()
-    for _ in range(200):
-        try:
-            if (
-                http.request(
-                    "GET", f"http://127.0.0.1:{port}/_manifestdb/health", retries=False
-                ).status
-                == 200
-            ):
-                return process
-        except urllib3.exceptions.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not start")
+MIB = 2**20
+MANIFEST_LINE_LIMIT = 250_000  # AWS's; --limits relaxed may or may not lift it for manifests
+LIST_TARGET = [5.0, 50.0]
+# DescribeDataset polling while a change applies: each poll takes the GIL from the job for ~1 ms,
+# so polling harder slows the change it measures; 10 ms adds ~5 ms on average to a figure.
+POLL = 0.01
 
 
-def wait_complete(client: Any, arn: str) -> str:
-    while True:
-        status = client.describe_dataset(DatasetArn=arn)["DatasetDescription"]["Status"]
-        if not status.endswith("IN_PROGRESS"):
-            return str(status)
-        time.sleep(0.002)
+@dataclass(frozen=True)
+class Config:
+    quick: bool
+    entries: int
+    runs: int
+    curve_runs: int
+    latency_count: int
+    rps_seconds: float
+    curve_sizes: tuple[int, ...]
+    validate_lines: int
+    walk_page: int
+    create_timeout: float
+
+    @staticmethod
+    def make(options: argparse.Namespace) -> Config:
+        quick = bool(options.quick)
+        entries = options.entries or (100_000 if quick else 1_000_000)
+        curve = (
+            ()
+            if options.no_curve
+            else tuple(
+                size
+                for size in ((10_000, 25_000, 50_000) if quick else (100_000, 250_000, 500_000))
+                if size < entries
+            )
+        )
+        page = 5000 if entries >= 600_000 else max(2, entries // 100 * 9 // 10)
+        return Config(
+            quick=quick,
+            entries=entries,
+            runs=options.runs or (3 if quick else 5),
+            curve_runs=3,
+            latency_count=200 if quick else 400,
+            rps_seconds=4.0 if quick else 10.0,
+            curve_sizes=curve,
+            validate_lines=min(entries, MANIFEST_LINE_LIMIT),
+            walk_page=page,
+            create_timeout=120.0 if quick else 420.0,
+        )
 
 
-def apply_change(client: Any, project: str, payload: bytes, run: int) -> float:
-    arn = client.create_dataset(ProjectArn=project, DatasetType="TRAIN")["DatasetArn"]
-    started = time.perf_counter()
-    client.update_dataset_entries(DatasetArn=arn, Changes={"GroundTruth": payload})
-    assert wait_complete(client, arn) == "UPDATE_COMPLETE"
-    elapsed = time.perf_counter() - started
-    client.delete_dataset(DatasetArn=arn)
-    while True:
-        try:
-            client.describe_dataset(DatasetArn=arn)
-            time.sleep(0.01)
-        except client.exceptions.ResourceNotFoundException:
-            return elapsed
+def list_queries(entries: int) -> list[tuple[str, str, dict[str, Any]]]:
+    """(key, what, ListDatasetEntries filters) for N entries; every substring is chosen so the
+    expected matches exist at any N >= 50,000 (see data.source_ref)."""
+    rare_ref = f"img{entries * 7 // 10 + 3:08d}"
+    return [
+        ("list.none", "ListDatasetEntries, no filter", {}),
+        ("list.label", "… one label", {"ContainsLabels": ["label-07"]}),
+        (
+            "list.labels_rare",
+            "… three labels, one rare",
+            {"ContainsLabels": ["label-11", "label-29", "rare-b"]},
+        ),
+        ("list.unlabeled", "… Labeled=false", {"Labeled": False}),
+        ("list.errors", "… HasErrors=true", {"HasErrors": True}),
+        (
+            "list.contains_common",
+            "… SourceRefContains common (10%)",
+            {"SourceRefContains": "7.jpg"},
+        ),
+        (
+            "list.contains_rare",
+            "… SourceRefContains rare (1 entry)",
+            {"SourceRefContains": rare_ref},
+        ),
+        (
+            "list.contains_absent",
+            "… SourceRefContains absent",
+            {"SourceRefContains": "img09876543"},
+        ),
+        (
+            "list.label_contains",
+            "… one label AND SourceRefContains",
+            {"ContainsLabels": ["label-03"], "SourceRefContains": "/0042/"},
+        ),
+    ]
 
 
-def latency(url: str, target: str, body: dict[str, Any], count: int) -> dict[str, float]:
-    http = urllib3.PoolManager()
-    encoded = orjson.dumps(body)
-    headers = {**HEADERS, "X-Amz-Target": f"RekognitionService.{target}"}
+def percentiles(times_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(times_ms)
+    return {
+        "p50_ms": statistics.median(ordered),
+        "p99_ms": ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)],
+        "max_ms": ordered[-1],
+        "count": len(ordered),
+    }
+
+
+def latency(client: Client, operation: str, params: dict[str, Any], count: int) -> dict[str, Any]:
+    """Time `count` identical requests (after 10 untimed), client side, body read included."""
+    body = orjson.dumps(params)
+    status, first = client.raw(operation, body)
+    if status != 200:
+        raise BenchError(f"{operation} {params} answered HTTP {status}: {first[:300]!r}")
+    for _ in range(9):
+        client.raw(operation, body)
     times = []
     for _ in range(count):
         started = time.perf_counter()
-        response = http.request("POST", url, body=encoded, headers=headers)
+        status, answer = client.raw(operation, body)
         times.append((time.perf_counter() - started) * 1000)
-        assert response.status == 200, response.data
-    times.sort()
-    return {"p50_ms": statistics.median(times), "p99_ms": times[int(len(times) * 0.99) - 1]}
+        if status != 200:
+            raise BenchError(f"{operation} answered HTTP {status}: {answer[:300]!r}")
+    result = percentiles(times)
+    result["first"] = orjson.loads(first)
+    return result
 
 
-def _hammer(args: tuple[str, bytes, float]) -> int:
-    url, body, seconds = args
-    http = urllib3.PoolManager()
-    headers = {**HEADERS, "X-Amz-Target": "RekognitionService.DescribeDataset"}
-    done, deadline = 0, time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        assert http.request("POST", url, body=body, headers=headers).status == 200
-        done += 1
-    return done
+def _hammer(job: tuple[str, bytes, float, float]) -> tuple[int, int]:
+    url, body, start_at, seconds = job
+    client = Client(url)
+    time.sleep(max(0.0, start_at - time.monotonic()))
+    done = errors = 0
+    deadline = start_at + seconds
+    while time.monotonic() < deadline:
+        try:
+            status, _ = client.raw("DescribeDataset", body)
+        except Exception:
+            errors += 1
+            continue
+        if status == 200:
+            done += 1
+        else:
+            errors += 1
+    return done, errors
 
 
-def throughput(url: str, arn: str, clients: int, seconds: float) -> float:
+def _client_process() -> None:
+    # The parent's SIGTERM handler (raise SystemExit) must not run in a worker: a worker blocked
+    # on the pool's queue lock then never exits, and Pool.terminate() waits for it forever.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def throughput(url: str, arn: str, clients: int, seconds: float) -> dict[str, Any]:
     body = orjson.dumps({"DatasetArn": arn})
-    with multiprocessing.Pool(clients) as pool:
-        counts = pool.map(_hammer, [(url, body, seconds)] * clients)
-    return sum(counts) / seconds
+    start_at = time.monotonic() + 1.5
+    context = multiprocessing.get_context("fork")
+    pool = context.Pool(clients, initializer=_client_process)
+    try:
+        result = pool.map_async(_hammer, [(url, body, start_at, seconds)] * clients, chunksize=1)
+        counts = result.get(timeout=seconds + 60)
+    except BaseException:
+        pool.terminate()
+        pool.join()
+        raise
+    pool.close()
+    pool.join()
+    done = sum(c[0] for c in counts)
+    return {"rps": done / seconds, "errors": sum(c[1] for c in counts), "per_client": counts}
+
+
+def update_body(arn: str, payload: bytes) -> bytes:
+    return orjson.dumps(
+        {"DatasetArn": arn, "Changes": {"GroundTruth": base64.b64encode(payload).decode()}}
+    )
+
+
+def timed_update(
+    server: Server, client: Client, arn: str, change: data.Change, expect_new: int
+) -> dict[str, Any]:
+    """One change, call to UPDATE_COMPLETE; asserts it completed and added what it should."""
+    before = client.describe(arn)["DatasetStats"]["TotalEntries"]
+    body = update_body(arn, change.payload)
+    with RssSampler(server.pid) as sampler:
+        started = time.perf_counter()
+        status, answer = client.raw("UpdateDatasetEntries", body)
+        called = time.perf_counter()
+        if status != 200:
+            raise BenchError(f"UpdateDatasetEntries answered HTTP {status}: {answer[:300]!r}")
+        description = client.wait_settled(arn, timeout=120.0, poll=POLL)
+        finished = time.perf_counter()
+    if description["Status"] != "UPDATE_COMPLETE":
+        raise BenchError(
+            f"the change ended {description['Status']}: {description.get('StatusMessage')}"
+        )
+    after = description["DatasetStats"]["TotalEntries"]
+    if after != before + expect_new:
+        raise BenchError(f"the change took TotalEntries {before} -> {after}, not +{expect_new}")
+    server_report = client.last_report(arn)
+    return {
+        "seconds": finished - started,
+        "call_s": called - started,
+        "server_apply_ms": server_report.get("duration_ms"),
+        "added": server_report.get("added"),
+        "replaced": server_report.get("replaced"),
+        "lines": change.lines,
+        "peak_rss": sampler.peak,
+        "entries_before": before,
+    }
+
+
+def manifest_lines(path: Path, start: int, stop: int) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle):
+            if number >= stop:
+                return
+            if number >= start:
+                yield raw
+
+
+def manifest_changes(path: Path, start: int, stop: int) -> Iterator[tuple[bytes, int]]:
+    """Lines start..stop-1 of a manifest, as changes of at most 5 MiB (payload, line count)."""
+    parts: list[bytes] = []
+    size = 0
+    for raw in manifest_lines(path, start, stop):
+        if size + len(raw) > data.MAX_CHANGE_BYTES:
+            yield b"".join(parts), len(parts)
+            parts, size = [], 0
+        parts.append(raw)
+        size += len(raw)
+    if parts:
+        yield b"".join(parts), len(parts)
+
+
+class Suite:
+    def __init__(self, config: Config, work: Path, profile: Path | None = None) -> None:
+        self.config = config
+        self.work = work
+        self.profile = profile  # a path prefix for py-spy files, or None
+        self.cache = BENCH / ".cache"
+        self.buckets = self.cache / "buckets"
+        self.bucket_dir = self.buckets / data.BUCKET
+        self.results: dict[str, Any] = {"errors": {}, "phases_s": {}}
+        self.rows: dict[str, Row] = {}
+        self.main_changes: list[data.Change] = []
+        self.curve_changes: dict[int, list[data.Change]] = {}
+        self.curve: dict[int, dict[str, Any]] = {}
+        n = f"{config.entries:,}"
+        self._row("change.empty", "5 MiB change into an empty dataset", "s", [0.4])
+        self._row("change.n", f"5 MiB change into {n} entries", "s", [1.0])
+        self._row("change.floor", f"… ÷ floor at {n} (same payloads)", "×", [2.5])
+        for key, what, _ in list_queries(config.entries):
+            self._row(key, f"{what} (p50 / p99)", "ms", LIST_TARGET)
+        self._row(
+            "list.deep_page",
+            f"… page {config.walk_page:,} reached by tokens (p50 / p99)",
+            "ms",
+            LIST_TARGET,
+        )
+        self._row("describe.p50", f"DescribeDataset, {n} entries (p50)", "ms", [2.0])
+        self._row("labels.p50", f"ListDatasetLabels, {n} entries (p50)", "ms", [2.0])
+        self._row("rps", "DescribeDataset req/s, 8 client processes", "req/s", [1500], ">=")
+        self._row("create.rate", f"CreateDataset, {n}-line manifest", "lines/s", [30000], ">=")
+        self._row("create.rss", "… server peak RSS during the create", "MiB", [300])
+        self._row("validate.rate", "`manifestdb validate`, one core", "lines/s", [100000], ">=")
+        self._row("rss.idle", f"server RSS idle, holding {n} entries", "MiB", [150])
+        self._row("rss.change", "server peak RSS applying a 5 MiB change", "MiB", [250])
+
+    def _row(self, key: str, what: str, unit: str, target: list[float], better: str = "<=") -> None:
+        self.rows[key] = Row(key=key, what=what, unit=unit, target=target, better=better)
+
+    def set(self, key: str, measured: list[float], note: str = "", **extra: Any) -> None:
+        row = self.rows[key]
+        row.measured = measured
+        row.note = note
+        row.error = None
+        row.extra.update(extra)
+
+    def phase(self, name: str, keys: list[str], step: Callable[[], None]) -> None:
+        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        try:
+            step()
+        except Exception as error:
+            message = f"{type(error).__name__}: {error}"
+            self.results["errors"][name] = {"error": message, "trace": traceback.format_exc()}
+            print(f"[bench] {name} FAILED: {message}", file=sys.stderr, flush=True)
+            for key in keys:
+                if key in self.rows and self.rows[key].measured is None:
+                    self.rows[key].error = f"{name} failed: {message}"
+        finally:
+            elapsed = time.perf_counter() - started
+            self.results["phases_s"][name] = round(elapsed, 1)
+            print(f"[bench] {name}: {elapsed:.1f} s", file=sys.stderr, flush=True)
+
+    def log(self, text: str) -> None:
+        print(f"[bench]   {text}", file=sys.stderr, flush=True)
+
+    @contextlib.contextmanager
+    def profiled(self, server: Server, name: str) -> Iterator[None]:
+        """With --profile: py-spy on the server for the block, then a text summary."""
+        if self.profile is None:
+            yield
+            return
+        raw = self.profile.with_name(f"{self.profile.name}-{name}.txt")
+        with spy.record(server.pid, raw):
+            yield
+        if raw.exists():
+            summary = raw.with_suffix(".md")
+            summary.write_text(spy.summarize(raw))
+            self.log(f"profile: {summary.relative_to(ROOT)}")
+
+    # -- data ----------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        started = time.perf_counter()
+        sizes = sorted({self.config.entries, self.config.validate_lines, *self.config.curve_sizes})
+        for size in reversed(sizes):  # the largest first: the others are cut from it
+            data.manifest(self.bucket_dir, size)
+        if self.config.entries > MANIFEST_LINE_LIMIT:
+            data.manifest(self.bucket_dir, MANIFEST_LINE_LIMIT)
+        n = self.config.entries
+        self.main_changes = [
+            data.change(100 + run, n, data.NEW_INDEX_BASE + run * 20_000)
+            for run in range(self.config.runs)
+        ]
+        for slot, size in enumerate(self.config.curve_sizes):
+            self.curve_changes[size] = [
+                data.change(
+                    1000 + 10 * slot + run,
+                    size,
+                    data.NEW_INDEX_BASE + 1_000_000 * (slot + 1) + run * 20_000,
+                )
+                for run in range(self.config.curve_runs)
+            ]
+        first = self.main_changes[0]
+        self.results["change"] = {
+            "bytes": len(first.payload),
+            "lines": first.lines,
+            "new": first.new,
+            "replacing": first.replacing,
+        }
+        self.log(
+            f"data ready in {time.perf_counter() - started:.1f} s; a change: "
+            f"{len(first.payload):,} bytes, {first.lines:,} lines "
+            f"({first.new:,} new, {first.replacing:,} replacing)"
+        )
+
+    # -- validate ------------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        path = data.manifest(self.bucket_dir, self.config.validate_lines)
+        lines = self.config.validate_lines
+        command = [sys.executable, "-m", "manifestdb.cli", "validate", "--limits", "relaxed"]
+        if shutil.which("taskset"):
+            command = ["taskset", "-c", "0", *command]
+        times, cpu = [], []
+        for _ in range(3):
+            used = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            done = subprocess.run(
+                [*command, str(path)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                timeout=300,
+                check=False,
+            )
+            times.append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu.append(after.ru_utime + after.ru_stime - used.ru_utime - used.ru_stime)
+            if done.returncode != 0:
+                raise BenchError(
+                    f"validate exited {done.returncode}: {done.stderr.decode()[-500:]}"
+                )
+        engine = self._engine_rate(path)
+        median = statistics.median(times)
+        self.set(
+            "validate.rate",
+            [lines / median],
+            note=(
+                f"CLI on {lines:,} lines, wall time incl. start-up; "
+                f"{lines / statistics.median(cpu):,.0f} lines per CPU-second; "
+                f"engine in-process {engine:,.0f} lines/s"
+            ),
+            runs_s=times,
+            cpu_s=cpu,
+            engine_lines_per_s=engine,
+        )
+
+    @staticmethod
+    def _engine_rate(path: Path) -> float:
+        from manifestdb.manifest import LIMIT_PROFILES, ChangeReader
+
+        def chunks() -> Iterator[bytes]:
+            with path.open("rb") as handle:
+                while chunk := handle.read(MIB):
+                    yield chunk
+
+        reader = ChangeReader(LIMIT_PROFILES["relaxed"], is_manifest=True)
+        started = time.perf_counter()
+        for _ in reader.read(chunks()):
+            pass
+        return reader.lines_read / (time.perf_counter() - started)
+
+    # -- building a dataset --------------------------------------------------------------------
+
+    def create(
+        self, server: Server, client: Client, project: str, size: int
+    ) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        path = data.manifest(self.bucket_dir, size)
+        body = {
+            "ProjectArn": project,
+            "DatasetType": "TRAIN",
+            "DatasetSource": {
+                "GroundTruthManifest": {"S3Object": {"Bucket": data.BUCKET, "Name": path.name}}
+            },
+        }
+        with RssSampler(server.pid) as sampler:
+            started = time.perf_counter()
+            arn = str(client.call("CreateDataset", body)["DatasetArn"])
+            description = client.wait_settled(arn, self.config.create_timeout, poll=0.1)
+            seconds = time.perf_counter() - started
+        info = {
+            "lines": size,
+            "seconds": seconds,
+            "lines_per_s": size / seconds,
+            "peak_rss": sampler.peak,
+            "vm_hwm": server.hwm(),
+            "status": description["Status"],
+            "message": description.get("StatusMessage"),
+            "server_apply_ms": client.last_report(arn).get("duration_ms"),
+        }
+        self.log(
+            f"CreateDataset {size:,} lines: {description['Status']} in {seconds:.1f} s "
+            f"({size / seconds:,.0f} lines/s), peak RSS {sampler.peak / MIB:.0f} MiB"
+        )
+        return arn, description, info
+
+    def build(
+        self, server: Server, client: Client, project: str, size: int
+    ) -> tuple[str, dict[str, Any]]:
+        """A TRAIN dataset holding manifest lines 0..size-1: CreateDataset from the manifest, or,
+        when the server refuses that many manifest rows, from the largest manifest it takes and
+        then 5 MiB updates of the following lines."""
+        arn, description, info = self.create(server, client, project, size)
+        built: dict[str, Any] = {"create": info}
+        if description["Status"] != "CREATE_COMPLETE":
+            message = str(description.get("StatusMessage"))
+            if size <= MANIFEST_LINE_LIMIT or "ROWS_EXCEEDS" not in message:
+                raise BenchError(
+                    f"CreateDataset of {size:,} lines ended {info['status']}: " + message
+                )
+            built["refused"] = message
+            client.call("DeleteDataset", {"DatasetArn": arn})
+            client.wait_gone(arn)
+            arn, description, fallback = self.create(server, client, project, MANIFEST_LINE_LIMIT)
+            built["fallback_create"] = fallback
+            if description["Status"] != "CREATE_COMPLETE":
+                raise BenchError(
+                    f"CreateDataset of {MANIFEST_LINE_LIMIT:,} lines ended "
+                    f"{description['Status']}: {description.get('StatusMessage')}"
+                )
+            built["grow"] = self.grow(client, arn, size)
+        total = client.describe(arn)["DatasetStats"]["TotalEntries"]
+        if total != size:
+            raise BenchError(f"the dataset holds {total:,} entries, not {size:,}")
+        return arn, built
+
+    def grow(self, client: Client, arn: str, size: int) -> dict[str, Any]:
+        path = data.manifest(self.bucket_dir, size)
+        started = time.perf_counter()
+        times = []
+        for count, (payload, lines) in enumerate(
+            manifest_changes(path, MANIFEST_LINE_LIMIT, size), 1
+        ):
+            began = time.perf_counter()
+            status, answer = client.raw("UpdateDatasetEntries", update_body(arn, payload))
+            if status != 200:
+                raise BenchError(f"UpdateDatasetEntries answered HTTP {status}: {answer[:300]!r}")
+            description = client.wait_settled(arn, 120.0, poll=0.02)
+            if description["Status"] != "UPDATE_COMPLETE":
+                raise BenchError(f"a growing change ended {description['Status']}")
+            times.append(time.perf_counter() - began)
+            if count % 10 == 0:
+                total = description["DatasetStats"]["TotalEntries"]
+                self.log(f"grown to {total:,} entries ({lines} lines a change)")
+        seconds = time.perf_counter() - started
+        self.log(f"grew to {size:,} entries by {len(times)} changes in {seconds:.0f} s")
+        return {"changes": len(times), "seconds": seconds, "change_s": times}
+
+    # -- the N-entry dataset -------------------------------------------------------------------
+
+    def main(self) -> None:
+        n = self.config.entries
+        data_dir = self.work / "main"
+        data_dir.mkdir()
+        with Server(data_dir, self.buckets, log=self.work / "server-create.log") as server:
+            client = Client(server.url)
+            project = client.call("CreateProject", {"ProjectName": "bench"})["ProjectArn"]
+            self.results["create_at_start_rss"] = server.rss()
+            with self.profiled(server, "create"):
+                arn, built = self.build(server, client, project, n)
+        self.results["build"] = built
+        create = built["fallback_create"] if "refused" in built else built["create"]
+        note = ""
+        if "refused" in built:
+            note = (
+                f"{n:,}-line manifest REFUSED ({built['refused']}); measured on "
+                f"{create['lines']:,} lines, the rest added by {built['grow']['changes']} updates"
+            )
+        self.set("create.rate", [create["lines_per_s"]], note=note, **create)
+        self.set("create.rss", [create["peak_rss"] / MIB], note=note and "see above")
+        self.arn = arn
+        self.data_dir = data_dir
+
+    def read(self, server: Server, client: Client) -> None:
+        config, arn = self.config, self.arn
+        time.sleep(1.0)
+        fresh_rss = server.rss()
+        stats = client.describe(arn)["DatasetStats"]
+        if stats["TotalEntries"] != config.entries:
+            raise BenchError(f"the dataset holds {stats['TotalEntries']:,} entries")
+        self.results["dataset_stats"] = stats
+        self.results["latency"] = found = {}
+        count = config.latency_count
+        for key, operation in (
+            ("describe.p50", "DescribeDataset"),
+            ("labels.p50", "ListDatasetLabels"),
+        ):
+            result = latency(client, operation, {"DatasetArn": arn}, count)
+            result.pop("first")
+            found[key] = result
+            self.set(key, [result["p50_ms"]], note=f"p99 {result['p99_ms']:.1f} ms")
+        for key, _, filters in list_queries(config.entries):
+            try:
+                result = latency(
+                    client, "ListDatasetEntries", {"DatasetArn": arn, **filters}, count
+                )
+            except BenchError as error:
+                self.rows[key].error = str(error)
+                continue
+            entries = result.pop("first").get("DatasetEntries", [])
+            result["rows"] = len(entries)
+            found[key] = result
+            expected_empty = key == "list.contains_absent"
+            if (len(entries) == 0) != expected_empty:
+                self.rows[key].error = f"{len(entries)} rows on the first page: wrong answer"
+                continue
+            self.set(key, [result["p50_ms"], result["p99_ms"]], note=f"{len(entries)} rows")
+        self._deep_page(client, found)
+        rps = throughput(server.url, arn, 8, config.rps_seconds)
+        self.results["throughput"] = rps
+        note = f"{rps['errors']} errors" if rps["errors"] else ""
+        self.set("rps", [rps["rps"]], note=note)
+        time.sleep(1.0)
+        idle = server.rss()
+        self.set(
+            "rss.idle",
+            [idle / MIB],
+            note=f"after the reads; {fresh_rss / MIB:.0f} MiB freshly started",
+            fresh_start=fresh_rss,
+        )
+
+    def read_and_change(self) -> None:
+        """Reads, then changes, on one fresh server holding the N entries."""
+        reads = [k for k in self.rows if k.startswith(("list.", "describe", "labels", "rps"))]
+        with Server(self.data_dir, self.buckets, log=self.work / "server-read.log") as server:
+            client = Client(server.url)
+            self.phase("read", [*reads, "rss.idle"], lambda: self.read(server, client))
+            self.phase(
+                "change",
+                ["change.n", "change.floor", "rss.change"],
+                lambda: self._changes(server, client),
+            )
+
+    def _deep_page(self, client: Client, found: dict[str, Any]) -> None:
+        page = self.config.walk_page
+        params: dict[str, Any] = {"DatasetArn": self.arn}
+        walk: list[float] = []
+        deadline = time.perf_counter() + 240.0
+        for number in range(1, page):
+            started = time.perf_counter()
+            status, answer = client.raw("ListDatasetEntries", orjson.dumps(params))
+            walk.append((time.perf_counter() - started) * 1000)
+            if status != 200:
+                raise BenchError(f"page {number}: HTTP {status}: {answer[:300]!r}")
+            token = orjson.loads(answer).get("NextToken")
+            if not token:
+                raise BenchError(f"no NextToken after page {number}")
+            params["NextToken"] = token
+            if time.perf_counter() > deadline:
+                raise BenchError(f"walking pages took over 240 s (at page {number})")
+        result = latency(client, "ListDatasetEntries", params, self.config.latency_count)
+        entries = result.pop("first")["DatasetEntries"]
+        expected = data.source_ref((page - 1) * 100)
+        if not entries or orjson.loads(entries[0])["source-ref"] != expected:
+            raise BenchError(f"page {page} does not start with {expected}")
+        result["walk"] = percentiles(walk)
+        result["walk_s"] = sum(walk) / 1000
+        found["list.deep_page"] = result
+        self.set(
+            "list.deep_page",
+            [result["p50_ms"], result["p99_ms"]],
+            note=f"walk of {page - 1:,} pages: p50 {result['walk']['p50_ms']:.1f} ms",
+        )
+
+    def _changes(self, server: Server, client: Client) -> None:
+        with self.profiled(server, "change-n"):
+            runs = [
+                timed_update(server, client, self.arn, change, change.new)
+                for change in self.main_changes
+            ]
+        for run in runs:
+            self.log(
+                f"change into {run['entries_before']:,}: {run['seconds']:.3f} s "
+                f"(call {run['call_s']:.3f} s, server apply {run['server_apply_ms']} ms), "
+                f"peak RSS {run['peak_rss'] / MIB:.0f} MiB"
+            )
+        self.results["change_n"] = runs
+        median = statistics.median(r["seconds"] for r in runs)
+        apply_ms = [r["server_apply_ms"] for r in runs if r["server_apply_ms"] is not None]
+        call = statistics.median(r["call_s"] for r in runs)
+        self.set(
+            "change.n",
+            [median],
+            note=f"call {call:.2f} s; server apply {statistics.median(apply_ms or [0]):.0f} ms",
+            runs_s=[r["seconds"] for r in runs],
+        )
+        peak = max(r["peak_rss"] for r in runs)
+        self.set("rss.change", [peak / MIB], note=f"into {self.config.entries:,}, sampled / 20 ms")
+        self.curve[self.config.entries] = {"service_s": median}
+
+    def empty(self) -> None:
+        data_dir = self.work / "empty"
+        data_dir.mkdir()
+        runs = []
+        with Server(data_dir, self.buckets, log=self.work / "server-empty.log") as server:
+            client = Client(server.url)
+            project = client.call("CreateProject", {"ProjectName": "empty"})["ProjectArn"]
+            with self.profiled(server, "change-empty"):
+                for change in self.main_changes:
+                    arn = client.call(
+                        "CreateDataset", {"ProjectArn": project, "DatasetType": "TRAIN"}
+                    )["DatasetArn"]
+                    client.wait_settled(arn, 30.0)
+                    runs.append(timed_update(server, client, arn, change, change.lines))
+                    client.call("DeleteDataset", {"DatasetArn": arn})
+                    client.wait_gone(arn)
+        self.results["change_empty"] = runs
+        median = statistics.median(r["seconds"] for r in runs)
+        apply_ms = statistics.median(r["server_apply_ms"] or 0 for r in runs)
+        call = statistics.median(r["call_s"] for r in runs)
+        peak = max(r["peak_rss"] for r in runs)
+        self.set(
+            "change.empty",
+            [median],
+            note=f"call {call:.2f} s; server apply {apply_ms:.0f} ms; RSS {peak / MIB:.0f} MiB",
+            runs_s=[r["seconds"] for r in runs],
+        )
+        self.curve[0] = {"service_s": median}
+
+    # -- apply time against size ---------------------------------------------------------------
+
+    def curve_sizes(self) -> None:
+        for size in self.config.curve_sizes:
+            data_dir = self.work / f"curve-{size}"
+            data_dir.mkdir()
+            try:
+                with Server(data_dir, self.buckets, log=self.work / f"server-{size}.log") as server:
+                    client = Client(server.url)
+                    project = client.call("CreateProject", {"ProjectName": "curve"})["ProjectArn"]
+                    arn, built = self.build(server, client, project, size)
+                    runs = [
+                        timed_update(server, client, arn, change, change.new)
+                        for change in self.curve_changes[size]
+                    ]
+            finally:
+                shutil.rmtree(data_dir, ignore_errors=True)
+            median = statistics.median(r["seconds"] for r in runs)
+            self.log(f"change into {size:,}: median {median:.3f} s")
+            self.curve[size] = {"service_s": median, "runs": runs, "build": built}
+
+    # -- the floor -----------------------------------------------------------------------------
+
+    def floor(self) -> None:
+        n = self.config.entries
+        folder = self.work / "floor"
+        folder.mkdir()
+        arguments = ["--manifest", str(data.manifest(self.bucket_dir, n))]
+        plan: dict[int, list[data.Change]] = {
+            0: self.main_changes,
+            **self.curve_changes,
+            n: self.main_changes,
+        }
+        for size, changes in sorted(plan.items()):
+            arguments += ["--entries", str(size)]
+            for run, change in enumerate(changes):
+                path = folder / f"change-{size}-{run}.jsonl"
+                path.write_bytes(change.payload)
+                arguments += ["--payload", f"{size}:{path}"]
+        done = subprocess.run(
+            [sys.executable, str(BENCH / "floor.py"), *arguments, "--db", str(folder / "f.db")],
+            capture_output=True,
+            timeout=400,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise BenchError(f"floor.py exited {done.returncode}: {done.stderr.decode()[-800:]}")
+        sizes = orjson.loads(done.stdout)["sizes"]
+        self.results["floor"] = sizes
+        for item in sizes:
+            self.curve.setdefault(item["entries"], {})["floor_s"] = statistics.median(
+                item["runs_s"]
+            )
+        floor_n = self.curve[n]["floor_s"]
+        service = self.rows["change.n"].measured
+        if service is None:
+            raise BenchError("no change-into-N figure to compare with the floor")
+        self.set(
+            "change.floor",
+            [service[0] / floor_n],
+            note=f"floor {floor_n:.3f} s; ≤ 2.5× is {2.5 * floor_n:.2f} s",
+            floor_s=floor_n,
+        )
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer runs, shorter load")
-    parser.add_argument("--runs", type=int, default=None)
-    parser.add_argument("--port", type=int, default=0, help="default: a free port")
-    parser.add_argument("--output", type=Path, default=None, help="write results as JSON")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="N = 100,000 (< 2 minutes)")
+    parser.add_argument("--entries", type=int, default=None, help="N (default 1M, quick 100k)")
+    parser.add_argument("--runs", type=int, default=None, help="changes per figure (5, quick 3)")
+    parser.add_argument("--no-curve", action="store_true", help="skip the apply-vs-size curve")
+    parser.add_argument("--no-docs", action="store_true", help="do not touch docs/")
+    parser.add_argument("--output", type=Path, default=None, help="JSON file (default: results/)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the server with py-spy during create and changes (inflates those timings)",
+    )
     options = parser.parse_args()
-    runs = options.runs or (3 if options.quick else 5)
-    if not options.port:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            options.port = sock.getsockname()[1]
-    payload, line_count = change(seed=7, start=0)
-    results: dict[str, Any] = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "python": platform.python_version(),
-        "date": time.strftime("%Y-%m-%d"),
-        "change_bytes": len(payload),
-        "change_lines": line_count,
+    config = Config.make(options)
+    # Stopped by Ctrl-C or SIGTERM (e.g. `timeout`): unwind, so every server is stopped and the
+    # temporary data removed (a background job of a script starts with SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminated)
+    began = time.perf_counter()
+    machine = report.machine()
+    mode = "quick" if config.quick else "full"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out_dir = BENCH / "results"
+    out_dir.mkdir(exist_ok=True)
+    profile = None
+    if options.profile:
+        if spy.py_spy() is None:
+            sys.exit("[bench] --profile needs py-spy: .venv/bin/pip install py-spy")
+        profile = out_dir / f"{stamp}-{mode}-profile"
+    with tempfile.TemporaryDirectory(prefix="manifestdb-bench-") as folder:
+        suite = Suite(config, Path(folder), profile)
+        suite.phase("data", list(suite.rows), suite.prepare)
+        if not suite.main_changes:
+            sys.exit("[bench] no data: stopping")
+        suite.phase("validate", ["validate.rate"], suite.validate)
+        suite.phase("create", ["create.rate", "create.rss", *suite.rows], suite.main)
+        if hasattr(suite, "arn"):
+            suite.phase("server", [], suite.read_and_change)
+            shutil.rmtree(suite.work / "main", ignore_errors=True)
+        suite.phase("empty", ["change.empty"], suite.empty)
+        suite.phase("curve", [], suite.curve_sizes)
+        suite.phase("floor", ["change.floor"], suite.floor)
+    rows = list(suite.rows.values())
+    elapsed = time.perf_counter() - began
+    machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    command = "make bench-quick" if config.quick else "make bench"
+    if options.entries or options.runs or options.no_curve or options.profile:
+        command = "python bench/run.py " + " ".join(sys.argv[1:])
+    curve = [{"entries": size, **point} for size, point in sorted(suite.curve.items())]
+    for point in curve:
+        point.pop("runs", None)
+        point.pop("build", None)
+    results = {
+        "mode": mode,
+        "command": command,
+        "entries": config.entries,
+        "runs": config.runs,
+        "machine": machine,
+        "elapsed_s": elapsed,
+        "rows": [row.as_dict() for row in rows],
+        "curve": curve,
+        **suite.results,
     }
-    with tempfile.TemporaryDirectory() as data_dir:
-        server = start_server(data_dir, options.port)
-        try:
-            url = f"http://127.0.0.1:{options.port}/"
-            client = boto3.client(
-                "rekognition",
-                endpoint_url=url,
-                region_name="us-east-1",
-                aws_access_key_id="bench",
-                aws_secret_access_key="bench",
-            )
-            project = client.create_project(ProjectName="bench")["ProjectArn"]
-            times = [apply_change(client, project, payload, run) for run in range(runs)]
-            results["change_into_empty_s"] = {"median": statistics.median(times), "runs": times}
-            arn = client.create_dataset(ProjectArn=project, DatasetType="TRAIN")["DatasetArn"]
-            client.update_dataset_entries(DatasetArn=arn, Changes={"GroundTruth": payload})
-            wait_complete(client, arn)
-            count = 500 if options.quick else 2000
-            results["describe_dataset"] = latency(
-                url, "DescribeDataset", {"DatasetArn": arn}, count
-            )
-            results["list_dataset_labels"] = latency(
-                url, "ListDatasetLabels", {"DatasetArn": arn}, count
-            )
-            results["list_dataset_entries"] = latency(
-                url, "ListDatasetEntries", {"DatasetArn": arn}, count // 4
-            )
-            results["describe_dataset_rps_8_clients"] = throughput(
-                url, arn, 8, 3 if options.quick else 10
-            )
-        finally:
-            server.terminate()
-            server.wait(30)
+    output = options.output or out_dir / f"{stamp}-{mode}-sqlite.json"
     text = orjson.dumps(results, option=orjson.OPT_INDENT_2).decode()
-    print(text)
-    if options.output:
-        options.output.write_text(text + "\n")
+    output.write_text(text + "\n")
+    (out_dir / f"latest-{mode}-sqlite.json").write_text(text + "\n")
+    title = f"manifestdb on SQLite, N = {config.entries:,} ({mode} run, {machine['date']})"
+    plots = [out_dir / f"{stamp}-{mode}-latency.png", out_dir / f"{stamp}-{mode}-apply.png"]
+    try:
+        latencies: list[tuple[str, float, float]] = []
+        for row in rows:
+            if row.measured is not None and len(row.measured) == 2 and row.key.startswith("list."):
+                what = row.what.replace(" (p50 / p99)", "").replace("… ", "")
+                latencies.append((what, row.measured[0], row.measured[1]))
+        for key in ("describe.p50", "labels.p50"):
+            found = suite.results.get("latency", {}).get(key)
+            if found:
+                what = suite.rows[key].what.replace(" (p50)", "")
+                latencies.append((what, found["p50_ms"], found["p99_ms"]))
+        report.plot_latency(latencies, plots[0], "Latency per query\n" + title)
+        report.plot_apply(curve, plots[1], "A 5 MiB change, call to UPDATE_COMPLETE\n" + title)
+        if not options.no_docs:
+            for plot, name in zip(plots, ("latency", "apply"), strict=True):
+                if plot.exists():
+                    shutil.copyfile(plot, ROOT / "docs" / f"benchmarks-{name}.png")
+    except Exception as error:  # a plot must not lose the numbers
+        print(f"[bench] plotting failed: {error}", file=sys.stderr)
+    table = report.markdown(rows)
+    print(f"\n## manifestdb benchmarks, SQLite, N = {config.entries:,} ({mode})\n")
+    print(table)
+    print(f"\nResults: {output.relative_to(ROOT)}; {elapsed:.0f} s in all.")
+    if suite.results["errors"]:
+        print(f"Phases that failed: {', '.join(suite.results['errors'])} (see the JSON).")
+    if not options.no_docs and report.update_doc(ROOT / "docs" / "benchmarks.md", rows, results):
+        print("docs/benchmarks.md updated.")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,246 @@
+"""A real `manifestdb serve` subprocess for the benchmarks, and a small JSON 1.1 client.
+
+The client is urllib3 with keep-alive and orjson, not boto3: boto3 spends ~1-2 ms of client CPU
+per call, as much as the latencies being measured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import orjson
+import urllib3
+
+HEADERS = {"Content-Type": "application/x-amz-json-1.1"}
+TARGET = "RekognitionService."
+
+
+class BenchError(RuntimeError):
+    """The server made a measurement impossible (an error status, a failed job, a timeout)."""
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the benchmark process dies, even by SIGKILL."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def proc_status(pid: int, field: str) -> int:
+    """A `/proc/<pid>/status` field in bytes (VmRSS, VmHWM), 0 when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as handle:
+            for raw in handle:
+                if raw.startswith(field.encode() + b":"):
+                    return int(raw.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return 0
+    return 0
+
+
+class RssSampler:
+    """The peak VmRSS of a process over a block, sampled every `interval` seconds in a thread."""
+
+    def __init__(self, pid: int, interval: float = 0.02) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, proc_status(self.pid, "VmRSS"))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self.peak = proc_status(self.pid, "VmRSS")
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, proc_status(self.pid, "VmRSS"))
+
+
+class Client:
+    """POSTs JSON 1.1 requests; `call` raises BenchError on anything but HTTP 200."""
+
+    def __init__(self, url: str, timeout: float = 60.0) -> None:
+        self.url = url
+        self.http = urllib3.PoolManager(
+            maxsize=1, retries=False, timeout=urllib3.Timeout(connect=5.0, read=timeout)
+        )
+
+    def raw(self, operation: str, body: bytes) -> tuple[int, bytes]:
+        headers = {**HEADERS, "X-Amz-Target": TARGET + operation}
+        response = self.http.request("POST", self.url, body=body, headers=headers)
+        return response.status, response.data
+
+    def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        status, data = self.raw(operation, orjson.dumps(params))
+        if status != 200:
+            raise BenchError(f"{operation} answered HTTP {status}: {data[:500]!r}")
+        result: dict[str, Any] = orjson.loads(data) if data else {}
+        return result
+
+    def get(self, path: str) -> Any:
+        response = self.http.request("GET", self.url.rstrip("/") + path)
+        if response.status != 200:
+            raise BenchError(f"GET {path} answered HTTP {response.status}: {response.data[:500]!r}")
+        return orjson.loads(response.data)
+
+    def describe(self, arn: str) -> dict[str, Any]:
+        description: dict[str, Any] = self.call("DescribeDataset", {"DatasetArn": arn})[
+            "DatasetDescription"
+        ]
+        return description
+
+    def wait_settled(self, arn: str, timeout: float, poll: float = 0.005) -> dict[str, Any]:
+        """Poll DescribeDataset until the status is no longer *_IN_PROGRESS."""
+        deadline = time.perf_counter() + timeout
+        while True:
+            description = self.describe(arn)
+            if not str(description["Status"]).endswith("IN_PROGRESS"):
+                return description
+            if time.perf_counter() > deadline:
+                raise BenchError(f"{arn} still {description['Status']} after {timeout:.0f} s")
+            time.sleep(poll)
+
+    def wait_gone(self, arn: str, timeout: float = 120.0) -> None:
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            status, data = self.raw("DescribeDataset", orjson.dumps({"DatasetArn": arn}))
+            if status == 400 and b"ResourceNotFoundException" in data:
+                return
+            if status not in (200, 400):
+                raise BenchError(f"DescribeDataset answered HTTP {status}: {data[:300]!r}")
+            time.sleep(0.01)
+        raise BenchError(f"{arn} was not deleted after {timeout:.0f} s")
+
+    def last_report(self, arn: str) -> dict[str, Any]:
+        """The newest update report of a dataset (manifestdb's own endpoint), {} if none."""
+        try:
+            found = self.get(f"/_manifestdb/datasets/{arn}/updates?max_results=1")
+        except BenchError:
+            return {}
+        reports = found.get("Updates") or []
+        return dict(reports[0]) if reports else {}
+
+
+class Server:
+    """`manifestdb serve` on a free port, with `--limits relaxed`; always stopped on exit."""
+
+    def __init__(
+        self, data_dir: Path, local_buckets: Path | None = None, log: Path | None = None
+    ) -> None:
+        self.data_dir = data_dir
+        self.local_buckets = local_buckets
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log_path = log or data_dir.parent / f"server-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self, timeout: float = 60.0) -> Server:
+        command = [
+            sys.executable,
+            "-m",
+            "manifestdb.cli",
+            "serve",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            "--log-level",
+            "warning",
+            "--limits",
+            "relaxed",
+        ]
+        if self.local_buckets is not None:
+            command += ["--local-buckets", str(self.local_buckets)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MANIFESTDB_")}
+        with self.log_path.open("ab") as log:
+            # Its own session: a Ctrl-C reaches the benchmark, which stops the server in order.
+            self.process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        http = urllib3.PoolManager(retries=False, timeout=2.0)
+        deadline = time.perf_counter() + timeout
+        try:
+            while time.perf_counter() < deadline:
+                if self.process.poll() is not None:
+                    raise BenchError(
+                        f"the server exited with {self.process.returncode}: {self.log_tail()}"
+                    )
+                with contextlib.suppress(urllib3.exceptions.HTTPError):
+                    health = http.request("GET", self.url + "_manifestdb/health")
+                    if health.status == 200:
+                        return self
+                time.sleep(0.05)
+            raise BenchError(f"the server did not answer within {timeout:.0f} s")
+        except BaseException:
+            self.stop()
+            raise
+
+    def log_tail(self, chars: int = 2000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def rss(self) -> int:
+        return proc_status(self.pid, "VmRSS")
+
+    def hwm(self) -> int:
+        return proc_status(self.pid, "VmHWM")
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 30 s, by the PID started here (its own process group)."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
