@@ -33,9 +33,10 @@ from manifestdb.manifest import codes
 from manifestdb.manifest.marks import JsonObject, Marks
 from manifestdb.manifest.types import Limits
 
-_MIN_SIDE = 64
-_MAX_SIDE = 4096
-_MAX_ASPECT = 20
+# The sides and aspect ratio an image may have (ERROR_INVALID_IMAGE_DIMENSION).
+MIN_SIDE = 64
+MAX_SIDE = 4096
+MAX_ASPECT = 20
 _NUMBERS = frozenset({int, float})  # JSON numbers; bool is excluded by the exact type test
 
 
@@ -188,11 +189,11 @@ def _pair_content_ok(
     valid = True
     width, height = frame
     if (
-        width < _MIN_SIDE
-        or height < _MIN_SIDE
-        or width > _MAX_SIDE
-        or height > _MAX_SIDE
-        or max(width, height) > _MAX_ASPECT * min(width, height)
+        width < MIN_SIDE
+        or height < MIN_SIDE
+        or width > MAX_SIDE
+        or height > MAX_SIDE
+        or max(width, height) > MAX_ASPECT * min(width, height)
     ):
         marks.line(codes.INVALID_IMAGE_DIMENSION, name)
         valid = False

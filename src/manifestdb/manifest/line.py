@@ -3,7 +3,8 @@
 The stored form is the line re-serialized by orjson (compact, the user's keys in the user's
 order), with the service's keys recomputed (see `marks` for where `errors`/`warnings` go) and
 `"cl-metadata": {"is_labeled": ...}` as the last top-level key. Checks and their precedence:
-`codes`; pair shapes and validity: `attributes`.
+`codes`; pair shapes and validity: `attributes`. A line without problems is recognized and
+stored by a fast path (`fast`) that gives the same Entry; any other goes the general way.
 
 Choices where the spec is silent:
 - Blank means only spaces, tabs, CR, LF, VT and FF, at any length.
@@ -37,6 +38,7 @@ import orjson
 
 from manifestdb.manifest import codes
 from manifestdb.manifest.attributes import judge_pair
+from manifestdb.manifest.fast import clean_entry
 from manifestdb.manifest.marks import Marks, strip_service_keys
 from manifestdb.manifest.types import AWS_LIMITS, Dropped, Entry, Limits
 
@@ -47,8 +49,12 @@ _BLANK_BYTE_VALUES = frozenset(BLANK_BYTES)
 EXCERPT_CHARS = 200
 _METADATA_SUFFIX = "-metadata"
 _BASE_END = -len(_METADATA_SUFFIX)
-_S3_URL = re.compile(r"s3://([0-9A-Za-z._\-]{3,255})/.", re.DOTALL)
+_S3 = "s3://"
+_BUCKET = re.compile(r"[0-9A-Za-z._\-]{3,255}")
 _MAX_KEY_CHARS = 1024
+# ("s3://<bucket>/", bucket) of the last good source-ref: the lines of a change name one bucket
+# (see _bucket_of). Replaced whole, never changed: threads see one pair or another, both true.
+_last_bucket = ("", "")
 
 
 def check_line(
@@ -87,7 +93,8 @@ def check_line(
     if bucket is None:
         return _dropped(raw, line_number, codes.SOURCE_REF_BAD_FORMAT)
     try:
-        return _judge(parsed, line_number, source_ref, bucket, limits)
+        entry = clean_entry(parsed, line_number, source_ref, bucket, limits)
+        return _judge(parsed, line_number, source_ref, bucket, limits) if entry is None else entry
     except orjson.JSONEncodeError:  # nested deeper than orjson writes (255 levels)
         return _dropped(raw, line_number, codes.LINE_TOO_DEEP)
 
@@ -126,11 +133,27 @@ def _dropped(raw: bytes | str, line_number: int, reason: codes.DropReason) -> Dr
 
 
 def _bucket_of(source_ref: str) -> str | None:
-    """The bucket of an `s3://bucket/key` URL, or None when it is not one."""
-    match = _S3_URL.match(source_ref)
-    if match is None or len(source_ref) - match.end(1) - 1 > _MAX_KEY_CHARS:
+    """The bucket of an `s3://bucket/key` URL, or None when it is not one.
+
+    The bucket runs from the scheme to the first `/` (it cannot hold one) and the key, after
+    it, has 1..1024 characters of any kind. A source-ref that starts with the last good one's
+    `s3://<bucket>/` has that bucket: only the key's length is left to check."""
+    global _last_bucket
+    prefix, bucket = _last_bucket
+    if prefix and source_ref.startswith(prefix):
+        if 0 < len(source_ref) - len(prefix) <= _MAX_KEY_CHARS:
+            return bucket
         return None
-    return match.group(1)
+    if not source_ref.startswith(_S3):
+        return None
+    slash = source_ref.find("/", 5)
+    if slash < 0 or not 0 < len(source_ref) - slash - 1 <= _MAX_KEY_CHARS:
+        return None
+    bucket = source_ref[5:slash]
+    if _BUCKET.fullmatch(bucket) is None:
+        return None
+    _last_bucket = (source_ref[: slash + 1], bucket)
+    return bucket
 
 
 def _judge(

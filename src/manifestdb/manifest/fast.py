@@ -1,0 +1,207 @@
+"""The fast path of `check_line`: recognizes a line with no problem and builds its Entry.
+
+Nearly every line of a real change is clean: a `source-ref` and label attribute pairs of the
+usual shapes, nothing wrong. `clean_entry` makes the checks the general path (`line._judge`,
+`attributes`, `marks`) would make on such a line, in one pass with as few lookups as it can,
+and gives up (returns None) at the first thing it does not handle: any problem at all, an extra
+key in a label object, an object-valued or stray extra key, more `objects` than boxes... The
+caller then judges the line on the general path, which alone defines the behaviour (checks,
+precedence and messages: `codes`). The fast path accepts a line only when the general path
+finds no problem in it, and then builds the same Entry (a line without label attributes gets
+its WARNING_UNANNOTATED_RECORD); `tests/manifest/test_engine_equivalence.py` holds the two
+paths to each other and to recorded results.
+
+How it knows there is nothing to strip without a lookup per service key and object: a label
+object (a metadata, a box attribute, a box) whose number of keys is the number of the fields it
+was found to hold has no other key, so no service key and no `annotations` array to clean; one
+with more keys (user data) is accepted when it holds none of these (`_unmarked`,
+`_plain_metadata`). Top-level
+service keys are stripped first, as on the general path (which does it again, to no effect,
+when the line falls back to it).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from orjson import dumps
+
+from manifestdb.manifest import codes
+from manifestdb.manifest.attributes import MAX_ASPECT, MAX_SIDE, MIN_SIDE
+from manifestdb.manifest.marks import strip_service_keys
+from manifestdb.manifest.types import Entry, Limits, Problem
+
+_MISSING: Final[Any] = object()
+_NUMBERS = (int, float)  # JSON numbers; bool is excluded by the exact type test
+_YES_NO = ("yes", "no")
+_CLASSIFICATION = codes.TYPE_CLASSIFICATION
+_MULTILABEL = codes.TYPE_CLASSIFICATION_MULTILABEL
+_BOXES = codes.TYPE_OBJECT_DETECTION
+# What a line without label attributes gets (WARNING_UNANNOTATED_RECORD). The dicts below only
+# ever go into a parsed line that is serialized and dropped, so they are shared.
+_UNANNOTATED = codes.UNANNOTATED_RECORD
+_UNANNOTATED_PROBLEM = Problem(_UNANNOTATED.code, _UNANNOTATED.message(), "line", True)
+_UNANNOTATED_WARNINGS = [{"code": _UNANNOTATED.code, "message": _UNANNOTATED.message()}]
+_LABELED = {"is_labeled": True}
+_UNLABELED = {"is_labeled": False}
+
+
+def clean_entry(
+    line: dict[str, Any], line_number: int, source_ref: str, bucket: str, limits: Limits
+) -> Entry | None:
+    """The Entry of a line without problems, or None when the general path must judge it."""
+    if "cl-metadata" in line or "errors" in line or "warnings" in line or "cl-errors" in line:
+        strip_service_keys(line)
+    labels: dict[str, int] = {}
+    pairs = metadatas = 0
+    longest = limits.max_label_name_chars
+    companion = None  # the metadata key of the last attribute: usually the next key
+    try:  # a missing metadata field: KeyError
+        for key, value in line.items():
+            if key == companion or key.endswith("-metadata"):
+                # Counted: as many as there are pairs means each is a pair's (none is stray).
+                metadatas += 1
+                continue
+            if key == "source-ref":
+                continue
+            companion = key + "-metadata"
+            meta = line.get(companion, _MISSING)
+            if type(meta) is not dict:
+                if meta is _MISSING and type(value) is not dict:
+                    continue  # user data: kept, not judged
+                return None
+            pairs += 1
+            kind = meta.get("type")
+            if kind == _BOXES:
+                if not _clean_boxes(value, meta, labels, limits):
+                    return None
+                continue
+            if kind != _CLASSIFICATION and kind != _MULTILABEL:
+                return None
+            # An image-level pair (`attributes._judge_image_label`).
+            label = meta["class-name"]
+            confidence = meta["confidence"]
+            job = meta.get("job-name", _MISSING)
+            if (
+                type(value) is not int
+                or type(label) is not str
+                or not 0 < len(label) <= longest
+                or type(confidence) not in _NUMBERS
+                or not 0 <= confidence <= 1
+                or meta["human-annotated"] not in _YES_NO
+                or type(meta["creation-date"]) is not str
+                or (job is not _MISSING and type(job) is not str)
+                or (len(meta) != (5 if job is _MISSING else 6) and not _plain_metadata(meta))
+            ):
+                return None
+            labels.setdefault(label, 0)
+    except KeyError:
+        return None
+    if metadatas != pairs:
+        return None
+    if pairs:
+        line["cl-metadata"] = _LABELED
+        return Entry(line_number, source_ref, bucket, dumps(line).decode(), True, False, labels, [])
+    # No label attribute, no object-valued key: WARNING_UNANNOTATED_RECORD only.
+    line["warnings"] = _UNANNOTATED_WARNINGS
+    line["cl-metadata"] = _UNLABELED
+    text = dumps(line).decode()
+    return Entry(
+        line_number, source_ref, bucket, text, False, False, labels, [_UNANNOTATED_PROBLEM]
+    )
+
+
+def _clean_boxes(body: Any, meta: dict[str, Any], labels: dict[str, int], limits: Limits) -> bool:
+    """A box pair without problems (`attributes._judge_boxes`): add its labels, True; else
+    False (and `labels` is to be thrown away)."""
+    if type(body) is not dict or (len(body) != 2 and not _unmarked(body)):
+        return False
+    sizes = body.get("image_size")
+    boxes = body.get("annotations")
+    if type(sizes) is not list or not sizes or type(boxes) is not list:
+        return False
+    size = sizes[0]
+    if type(size) is not dict:
+        return False
+    width = size.get("width")
+    height = size.get("height")
+    if (
+        type(width) is not int
+        or type(height) is not int
+        or type(size.get("depth")) is not int
+        or width < MIN_SIDE
+        or height < MIN_SIDE
+        or width > MAX_SIDE
+        or height > MAX_SIDE
+        or width > MAX_ASPECT * height
+        or height > MAX_ASPECT * width
+    ):
+        return False
+    count = len(boxes)
+    objects = meta.get("objects")
+    class_map = meta.get("class-map")
+    job = meta.get("job-name", _MISSING)
+    if (
+        not count  # no boxes: WARNING_NO_ANNOTATIONS
+        or count > limits.max_boxes_per_image
+        or type(objects) is not list
+        or len(objects) != count
+        or type(class_map) is not dict
+        or meta.get("human-annotated") not in _YES_NO
+        or type(meta.get("creation-date")) is not str
+        or (job is not _MISSING and type(job) is not str)
+        or (len(meta) != (5 if job is _MISSING else 6) and not _plain_metadata(meta))
+    ):
+        return False
+    longest = limits.max_label_name_chars
+    for label in class_map.values():
+        if type(label) is not str or not 0 < len(label) <= longest:
+            return False
+    label_of = class_map.get
+    try:  # a missing confidence or box field: KeyError
+        for item in objects:
+            if type(item) is not dict:
+                return False
+            confidence = item["confidence"]
+            if type(confidence) not in _NUMBERS or not 0 <= confidence <= 1:
+                return False
+        for box in boxes:
+            if type(box) is not dict or (len(box) != 5 and not _unmarked(box)):
+                return False
+            class_id = box["class_id"]
+            left = box["left"]
+            top = box["top"]
+            box_width = box["width"]
+            box_height = box["height"]
+            if (
+                type(class_id) is not int
+                or type(left) not in _NUMBERS
+                or type(top) not in _NUMBERS
+                or type(box_width) not in _NUMBERS
+                or type(box_height) not in _NUMBERS
+                or left < 0
+                or top < 0
+                or box_width <= 1
+                or box_height <= 1
+                or left + box_width > width
+                or top + box_height > height
+            ):
+                return False
+            label = label_of(str(class_id))
+            if label is None:
+                return False
+            labels[label] = labels.get(label, 0) + 1
+    except KeyError:
+        return False
+    return True
+
+
+def _unmarked(obj: dict[str, Any]) -> bool:
+    """No service key in a label object (the general path would strip it)."""
+    return not ("errors" in obj or "warnings" in obj or "cl-metadata" in obj or "cl-errors" in obj)
+
+
+def _plain_metadata(meta: dict[str, Any]) -> bool:
+    """A metadata with keys besides its fields, none for the general path to strip or clean:
+    no service key, no `annotations` (it would clean the array's elements)."""
+    return _unmarked(meta) and "annotations" not in meta
