@@ -156,7 +156,9 @@ class JobApplier:
         )
         started = time.time()
         reader = ChangeReader(
-            self.settings.limits, is_manifest=creating if is_manifest is None else is_manifest
+            self.settings.limits,
+            is_manifest=creating if is_manifest is None else is_manifest,
+            label_tallies=False,  # the report counts labels from the store, not the reader
         )
         try:
             with self.store.write() as tx:
