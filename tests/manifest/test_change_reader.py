@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tracemalloc
 from collections.abc import Iterator
+from dataclasses import replace
 
 import orjson
 import pytest
@@ -283,3 +284,15 @@ def test_memory_is_flat_over_many_lines() -> None:
         tracemalloc.stop()
     assert reader.entries == 20_000
     assert peak < 6 * 1024 * 1024  # the input itself is ~9 MB
+
+
+def test_relaxed_limits_lift_the_manifest_line_cap() -> None:
+    lines = b"".join(b'{"source-ref": "s3://bucket/%d.jpg"}\n' % i for i in range(10))
+    capped = ChangeReader(replace(AWS_LIMITS, max_manifest_lines=5), is_manifest=True)
+    assert len(list(capped.read([lines]))) == 5
+    terminal = capped.terminal()
+    assert terminal is not None and terminal.code == "ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM"
+    assert RELAXED_LIMITS.max_manifest_lines is None
+    uncapped = ChangeReader(RELAXED_LIMITS, is_manifest=True)
+    assert len(list(uncapped.read([lines]))) == 10
+    assert uncapped.terminal() is None

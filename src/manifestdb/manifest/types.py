@@ -22,14 +22,19 @@ class Limits:
     max_boxes_per_image: int = 50
     max_dropped_fraction: float = 0.2
     max_manifest_bytes: int = 1024**3
-    max_manifest_lines: int = 250_000
+    max_manifest_lines: int | None = 250_000  # None: no cap (the byte size cap stays)
     max_change_bytes: int = 5 * 1024 * 1024
     max_entries_per_dataset: int | None = 250_000
     max_labels_per_dataset: int | None = 250
 
 
 AWS_LIMITS = Limits()
-RELAXED_LIMITS = Limits(name="relaxed", max_entries_per_dataset=None, max_labels_per_dataset=None)
+RELAXED_LIMITS = Limits(
+    name="relaxed",
+    max_manifest_lines=None,
+    max_entries_per_dataset=None,
+    max_labels_per_dataset=None,
+)
 LIMIT_PROFILES: dict[str, Limits] = {"aws": AWS_LIMITS, "relaxed": RELAXED_LIMITS}
 
 
