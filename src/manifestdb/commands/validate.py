@@ -71,7 +71,8 @@ def validate_command(
     try:
         with stream if file != "-" else nullcontext():  # never close our own stdin
             for entry in reader.read(_chunks(stream, size)):
-                report.entry(entry)
+                if entry.problems:  # most lines have none: skip the call
+                    report.entry(entry)
     except OSError as error:
         typer.echo(f"manifestdb validate: error reading {name}: {error}", err=True)
         raise typer.Exit(2) from error
