@@ -8,7 +8,7 @@ PORT   ?= 8777
 DATA   ?= ./data
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint typecheck pytest bench bench-quick clean
+.PHONY: install run test lint typecheck pytest bench bench-quick clean fuzz load
 
 install: $(STAMP)
 
@@ -35,10 +35,20 @@ pytest: install
 test: lint typecheck pytest
 
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 bench-quick: install
-	$(BIN)/python bench/run.py --quick
+	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Reliability (docs/reliability.md): `make test` runs short versions; these are the long runs.
+FUZZ_EXAMPLES ?= 5000
+LOAD_SECONDS ?= 60
+
+fuzz: install
+	MANIFESTDB_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -s tests/reliability/test_hostile_input.py $(PYTEST_ARGS)
+
+load: install
+	MANIFESTDB_LOAD_SECONDS=$(LOAD_SECONDS) $(BIN)/pytest -s tests/reliability/test_load.py $(PYTEST_ARGS)

@@ -42,6 +42,12 @@ class DatasetOperations(ServiceBase):
                 "DatasetArn. Omit DatasetSource to create an empty dataset."
             )
         if manifest is not None:
+            missing = [member for member in ("Bucket", "Name") if not manifest.get(member)]
+            if missing:
+                raise InvalidParameterException(
+                    "GroundTruthManifest.S3Object needs Bucket and Name; missing: "
+                    f"{', '.join(missing)}."
+                )
             # Read access is checked now, as AWS does; the content is judged in the background.
             sources.check_s3_object(self.settings, manifest)
         now = self.now()

@@ -80,6 +80,9 @@ def _sqlite_on_connect(dbapi_connection: Any, cache_kib: int) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute(f"PRAGMA cache_size=-{cache_kib}")
     cursor.execute("PRAGMA temp_store=MEMORY")
+    # Freed pages are not zeroed: a full disk can still take the commit that clears a job's
+    # payload (and every replaced line writes less).
+    cursor.execute("PRAGMA secure_delete=FAST")
     # Commits never checkpoint (that copied the WAL into the database inside a change's
     # commit); the Checkpointer does it in the background.
     cursor.execute("PRAGMA wal_autocheckpoint=0")
