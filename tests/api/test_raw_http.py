@@ -21,6 +21,7 @@ import urllib3
 
 import manifestdb
 from lines import image_line, manifest
+from manifestdb.service import OPERATIONS as SERVED_OPERATIONS
 from raw import (
     CONTENT_TYPE,
     Answer,
@@ -35,18 +36,7 @@ from raw import (
 from server_support import Server, new_dataset
 
 MISSING_DATASET = "arn:aws:rekognition:us-east-1:123456789012:project/none/dataset/train/1"
-SERVED = [
-    "CreateProject",
-    "DescribeProjects",
-    "DeleteProject",
-    "CreateDataset",
-    "DescribeDataset",
-    "DeleteDataset",
-    "UpdateDatasetEntries",
-    "ListDatasetEntries",
-    "ListDatasetLabels",
-    "DistributeDatasetEntries",
-]
+SERVED = list(SERVED_OPERATIONS)  # the ten operations, in the order of the spec
 MAX_BODY = 8 * 1024 * 1024
 MAX_CHANGE = 5_242_880
 

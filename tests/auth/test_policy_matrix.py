@@ -16,23 +16,13 @@ from auth_helpers import ACCOUNT_A, ALLOW_ALL, client, error_of, make_key, start
 from botocore.exceptions import ClientError
 
 from lines import image_line, manifest
+from manifestdb.service import OPERATIONS as SERVED_OPERATIONS
 from server_support import Server, ServerFactory, wait_for_status
 
 ADMIN = make_key(ACCOUNT_A, "matrix-admin")
 COPIER = make_key(ACCOUNT_A, "copier")  # may create datasets in m-copy-target, not read others
 COPIER_FULL = make_key(ACCOUNT_A, "copier-full")  # and may list the entries of m-copy-source
-OPERATIONS = [
-    "CreateProject",
-    "DescribeProjects",
-    "DeleteProject",
-    "CreateDataset",
-    "DescribeDataset",
-    "DeleteDataset",
-    "UpdateDatasetEntries",
-    "ListDatasetEntries",
-    "ListDatasetLabels",
-    "DistributeDatasetEntries",
-]
+OPERATIONS = list(SERVED_OPERATIONS)  # the ten operations, in the order of the spec
 LINES = manifest(
     *(image_line(f"s3://bkt/{i}.jpg", "rose" if i % 2 else "tulip") for i in range(10))
 )

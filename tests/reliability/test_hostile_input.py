@@ -35,21 +35,11 @@ from hypothesis import strategies as st
 from reliability_kit import JSON_11, TARGET, Api, env_int, new_dataset, update
 
 from lines import box_line, image_line, manifest
+from manifestdb.service import OPERATIONS as SERVED_OPERATIONS
 from raw import check_shape, operation_model, rekognition_model
 
 EXAMPLES = env_int("MANIFESTDB_FUZZ_EXAMPLES", 150)
-SERVED = (
-    "CreateProject",
-    "DescribeProjects",
-    "DeleteProject",
-    "CreateDataset",
-    "DescribeDataset",
-    "DeleteDataset",
-    "UpdateDatasetEntries",
-    "ListDatasetEntries",
-    "ListDatasetLabels",
-    "DistributeDatasetEntries",
-)
+SERVED = tuple(SERVED_OPERATIONS)  # the ten operations, in the order of the spec
 NOT_SERVED = ("DetectLabels", "CreateProjectVersion", "StartProjectVersion")
 # Where the control dataset's ARN may be sent: operations that only read it.
 CONTROL_MAY_BE_READ = {
