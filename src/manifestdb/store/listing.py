@@ -22,6 +22,8 @@ from manifestdb.store.records import EntryPage
 from manifestdb.store.sql import false, raw_rows, true
 
 LABEL_SLICE = 256
+TRIGRAMS = 4  # trigrams of a SourceRefContains substring the FTS5 query asks for
+TRIGRAM_SAMPLE = 64  # source-refs that rank them
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +102,18 @@ def _label_probe(labels: Sequence[str]) -> str:
     )
 
 
-def trigram_query(substring: str) -> str:
-    """An FTS5 query for rows holding the trigrams that cover `substring` (3+ characters)."""
-    starts = sorted({*range(0, len(substring) - 2, 3), len(substring) - 3})
-    grams = (substring[start : start + 3] for start in starts)
-    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
+def trigram_query(substring: str, sample: Sequence[str] = ()) -> str:
+    """An FTS5 query for rows holding the telling trigrams of `substring` (3+ characters).
+
+    A detail=none index answers `a AND b AND c` by walking the rows of every term, so a trigram
+    that nearly every source-ref has ("img", "000", the bucket's) costs a walk of the whole
+    dataset and filters nothing. The trigrams are ranked by how many source-refs of `sample`
+    (some of the dataset's) hold them, and the TRIGRAMS rarest are used; instr() confirms each
+    candidate, so the choice changes the speed only, never the answer.
+    """
+    grams = sorted({substring[start : start + 3] for start in range(len(substring) - 2)})
+    grams.sort(key=lambda gram: sum(gram in source_ref for source_ref in sample))
+    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams[:TRIGRAMS])
 
 
 def _by_fts(query: _Query, after: int, limit: int) -> list[Any]:
@@ -120,7 +129,15 @@ def _by_fts(query: _Query, after: int, limit: int) -> list[Any]:
         "instr(e.source_ref, ?) > 0",
         *query.flag_clauses(),
     ]
-    params: list[Any] = [trigram_query(filters.contains), after, query.dataset_id, filters.contains]
+    sample = [
+        row[0]
+        for row in query.rows(
+            "SELECT source_ref FROM entries WHERE dataset_id = ? ORDER BY seq LIMIT ?",
+            (query.dataset_id, TRIGRAM_SAMPLE),
+        )
+    ]
+    match = trigram_query(filters.contains, sample)
+    params: list[Any] = [match, after, query.dataset_id, filters.contains]
     if filters.labels:
         clauses.append(_label_probe(filters.labels))
         params.extend(filters.labels)
