@@ -29,7 +29,6 @@ label came from, the service's errors and warnings, and keys that are not label 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -42,6 +41,7 @@ from manifestdb.manifest.formats.model import (
     Image,
     Summary,
     is_s3,
+    metadata_date,
     number,
     open_lines,
     open_output,
@@ -152,7 +152,7 @@ def write(
 ) -> Summary:
     """Write one manifest line per image to `target` (`-` for stdout)."""
     ids = ClassIds(classes)
-    date = creation_date or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    date = metadata_date(creation_date)
     seen: set[str] = set()
     summary = Summary()
     with open_output(target) as out:

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, TextIO
 
@@ -151,6 +152,20 @@ def open_lines(source: str) -> Iterator[IO[bytes]]:
         return
     with open(source, "rb") as stream:
         yield stream
+
+
+def output_folder(target: str, kind: str) -> Path:
+    """The local folder `target`, made if missing; FormatError when it is a file."""
+    folder = Path(target)
+    if folder.exists() and not folder.is_dir():
+        raise FormatError(f"{target} is a file; {kind} is written to a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def metadata_date(given: str | None) -> str:
+    """The `creation-date` written into Ground Truth metadata: `given`, or now (UTC)."""
+    return given or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 @contextmanager

@@ -21,7 +21,6 @@ for boxes with none and an unlabeled one, confidences (written as 1), `human-ann
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -33,6 +32,7 @@ from manifestdb.manifest.formats.model import (
     Image,
     Summary,
     is_s3,
+    metadata_date,
     open_output,
 )
 
@@ -71,7 +71,7 @@ def write(
 ) -> Summary:
     """Write one array-form line per image to `target` (`-` for stdout)."""
     ids = ClassIds(classes)
-    date = creation_date or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    date = metadata_date(creation_date)
     summary = Summary()
     with open_output(target) as out:
         for image in images:

@@ -34,6 +34,7 @@ from manifestdb.manifest.formats.model import (
     Summary,
     is_s3,
     number,
+    output_folder,
 )
 
 DEVKIT_FOLDER = "Annotations"
@@ -121,10 +122,7 @@ def write(
     classes: Sequence[str] | None = None,
 ) -> Summary:
     """Write one VOC file per image into the folder `target`."""
-    folder = Path(target)
-    if folder.exists() and not folder.is_dir():
-        raise FormatError(f"{target} is a file; VOC is written to a folder")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = output_folder(target, "VOC")
     locator = locator or ImageLocator()
     summary = Summary()
     written: dict[str, str] = {}

@@ -34,6 +34,7 @@ from manifestdb.manifest.formats.model import (
     Image,
     Summary,
     is_s3,
+    output_folder,
 )
 
 CLASSES = "classes.txt"
@@ -133,10 +134,7 @@ def write(
     classes: Sequence[str] | None = None,
 ) -> Summary:
     """Write a YOLO folder at `target`: classes, image list and label files."""
-    folder = Path(target)
-    if folder.exists() and not folder.is_dir():
-        raise FormatError(f"{target} is a file; YOLO is written to a folder")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = output_folder(target, "YOLO")
     locator = locator or ImageLocator()
     ids = ClassIds(classes)
     summary = Summary()
