@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from manifestdb.manifest.types import AWS_LIMITS, Limits
@@ -33,7 +33,6 @@ class Settings:
     auth: str = "off"  # "off": any caller acts for `account`; "sigv4": users of `auth_file`
     auth_file: Path | None = None  # JSON users, keys and policies (holds secrets: never logged)
     insecure_listen: bool = False  # allow a non-loopback host with auth off
-    extra: dict[str, str] = field(default_factory=dict)
 
     def store_url(self) -> str:
         """The database to use: `database_url`, else the embedded SQLite under `data_dir`."""

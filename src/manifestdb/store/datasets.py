@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from manifestdb.store.records import Conflict, DatasetRecord, LabelStats
@@ -109,21 +109,6 @@ class DatasetQueries:
             .values(status=status, status_message=message, status_message_code=code, updated_at=now)
         )
 
-    def add_to_counters(
-        self, dataset_id: int, *, total: int, labeled: int, errors: int, total_labels: int
-    ) -> None:
-        """Shift the dataset's counters by deltas (in the transaction that changed entries)."""
-        self.conn.execute(
-            update(datasets)
-            .where(datasets.c.id == dataset_id)
-            .values(
-                total_entries=datasets.c.total_entries + total,
-                labeled_entries=datasets.c.labeled_entries + labeled,
-                error_entries=datasets.c.error_entries + errors,
-                total_labels=datasets.c.total_labels + total_labels,
-            )
-        )
-
     def label_page(self, dataset_id: int, after: str | None, limit: int) -> list[LabelStats]:
         """Label counters by name (binary order), after `after`, at most `limit`."""
         sql = "SELECT label, entry_count, box_entry_count FROM labels WHERE dataset_id = ?"
@@ -133,17 +118,6 @@ class DatasetQueries:
             params.append(after)
         rows = raw_rows(self.conn, sql + " ORDER BY label LIMIT ?", (*params, limit))
         return [LabelStats(*row) for row in rows]
-
-    def label_count(self, dataset_id: int) -> int:
-        return int(
-            self.conn.execute(
-                select(func.count()).select_from(labels).where(labels.c.dataset_id == dataset_id)
-            ).scalar_one()
-        )
-
-    def bucket_names(self, dataset_id: int) -> list[str]:
-        rows = self.conn.execute(select(buckets.c.bucket).where(buckets.c.dataset_id == dataset_id))
-        return [row[0] for row in rows]
 
     def delete_dataset_rows(self, dataset_id: int) -> None:
         """Remove a dataset and everything it holds."""

@@ -140,10 +140,6 @@ class JobQueries:
             )
         return time.time()
 
-    def pending_jobs(self) -> int:
-        rows = self.conn.execute(select(jobs.c.id).where(jobs.c.state.in_(["queued", "running"])))
-        return len(rows.all())
-
     def save_report(
         self, dataset_id: int, job_id: int | None, kind: str, now: float, report: dict[str, Any]
     ) -> None:

@@ -65,10 +65,6 @@ class ProjectQueries:
         row = self.conn.execute(query).first()
         return _project(row) if row else None
 
-    def project_by_id(self, project_id: int) -> ProjectRecord | None:
-        row = self.conn.execute(select(projects).where(projects.c.id == project_id)).first()
-        return _project(row) if row else None
-
     def list_projects(
         self,
         *,
