@@ -12,7 +12,7 @@ from manifestdb.store.schema import (
     buckets,
     datasets,
     entries,
-    entry_labels,
+    label_chunks,
     labels,
     update_reports,
 )
@@ -128,6 +128,6 @@ class DatasetQueries:
                 "SELECT 'delete', seq, source_ref FROM entries WHERE dataset_id = ?",
                 (dataset_id,),
             )
-        for table in (entries, entry_labels, labels, buckets, update_reports):
+        for table in (entries, label_chunks, labels, buckets, update_reports):
             self.conn.execute(delete(table).where(table.c.dataset_id == dataset_id))
         self.conn.execute(delete(datasets).where(datasets.c.id == dataset_id))

@@ -9,6 +9,7 @@ import orjson
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from manifestdb.manifest.types import Entry
+from manifestdb.store.label_bits import LabelBits
 from manifestdb.store.records import ApplyResult
 from manifestdb.store.schema import buckets, datasets, entries, labels
 from manifestdb.store.sql import adapt
@@ -25,13 +26,6 @@ _INSERT_ENTRY = (
 _UPDATE_ENTRY = (
     "UPDATE entries SET bucket = ?, line = ?, labels = ?, is_labeled = ?, has_errors = ? "
     "WHERE seq = ? AND dataset_id = ?"
-)
-_INSERT_ENTRY_LABEL = (
-    "INSERT INTO entry_labels (dataset_id, label, seq, box_count) VALUES (?, ?, ?, ?)"
-)
-_DELETE_ENTRY_LABEL = "DELETE FROM entry_labels WHERE dataset_id = ? AND label = ? AND seq = ?"
-_UPDATE_BOX_COUNT = (
-    "UPDATE entry_labels SET box_count = ? WHERE dataset_id = ? AND label = ? AND seq = ?"
 )
 _FTS_INSERT = "INSERT INTO entries_fts(rowid, source_ref) VALUES (?, ?)"
 _FTS_DELETE = "INSERT INTO entries_fts(entries_fts, rowid, source_ref) VALUES ('delete', ?, ?)"
@@ -60,6 +54,7 @@ class EntryWriter:
             # One writer at a time: the next seqs follow the largest one.
             max_seq = conn.execute(select(func.max(entries.c.seq))).scalar()
             self.next_seq = (max_seq or 0) + 1
+        self.label_bits = LabelBits(conn, dialect, dataset_id)
         self.label_delta: dict[str, list[int]] = {}
         self.bucket_delta: dict[str, int] = {}
         self.delta_total = self.delta_labeled = self.delta_errors = 0
@@ -71,24 +66,21 @@ class EntryWriter:
         """Add each entry, or replace the stored line of its source-ref whole.
 
         A replacement writes only what differs: an identical line changes nothing, and only the
-        labels that came or went (or changed their box count) touch the label index.
+        labels that came or went touch the label index.
         """
         existing = self._existing([entry.source_ref for entry in batch])
         seqs = iter(self._new_seqs(sum(entry.source_ref not in existing for entry in batch)))
         new_rows: list[tuple[Any, ...]] = []
         changed_rows: list[tuple[Any, ...]] = []
-        label_rows: list[tuple[int, str, int, int]] = []
-        box_counts: list[tuple[int, int, str, int]] = []
-        stale_labels: list[tuple[int, str, int]] = []
         dataset_id = self.dataset_id
+        label_bits = self.label_bits
         for entry in batch:
             old = existing.get(entry.source_ref)
             if old is None:
                 seq = next(seqs)
                 new_rows.append((seq, dataset_id, *_stored_values(entry)))
-                label_rows.extend(
-                    (dataset_id, label, seq, boxes) for label, boxes in entry.labels.items()
-                )
+                for label in entry.labels:
+                    label_bits.add(label, seq)
                 self.delta_total += 1
                 self.result.added += 1
                 self._count_in(entry)
@@ -101,27 +93,18 @@ class EntryWriter:
             self._count_out(old)
             self._count_in(entry)
             old_labels: dict[str, int] = old["labels"]
-            for label, boxes in entry.labels.items():
-                before = old_labels.get(label)
-                if before is None:
-                    label_rows.append((dataset_id, label, seq, boxes))
-                elif before != boxes:
-                    box_counts.append((boxes, dataset_id, label, seq))
-            stale_labels.extend(
-                (dataset_id, label, seq) for label in old_labels if label not in entry.labels
-            )
-        if stale_labels:
-            self._run(_DELETE_ENTRY_LABEL, stale_labels)
-        if box_counts:
-            self._run(_UPDATE_BOX_COUNT, box_counts)
+            for label in entry.labels:
+                if label not in old_labels:
+                    label_bits.add(label, seq)
+            for label in old_labels:
+                if label not in entry.labels:
+                    label_bits.remove(label, seq)
         if changed_rows:
             self._run(_UPDATE_ENTRY, changed_rows)
         if new_rows:
             self._run(_INSERT_ENTRY, new_rows)
             if self.dialect == "sqlite":
                 self.conn.exec_driver_sql(_FTS_INSERT, [(row[0], row[2]) for row in new_rows])
-        if label_rows:
-            self._run(_INSERT_ENTRY_LABEL, label_rows)
 
     def remove(self, seqs: Sequence[int]) -> None:
         """Take entries out of the dataset (DistributeDatasetEntries moves them)."""
@@ -131,11 +114,8 @@ class EntryWriter:
             for old in olds:
                 self._count_out(old)
                 self.delta_total -= 1
-                if old["labels"]:
-                    self._run(
-                        _DELETE_ENTRY_LABEL,
-                        [(self.dataset_id, label, old["seq"]) for label in old["labels"]],
-                    )
+                for label in old["labels"]:
+                    self.label_bits.remove(label, old["seq"])
             if self.dialect == "sqlite" and olds:
                 self.conn.exec_driver_sql(
                     _FTS_DELETE, [(old["seq"], old["source_ref"]) for old in olds]
@@ -143,7 +123,9 @@ class EntryWriter:
             self.conn.execute(delete(entries).where(entries.c.seq.in_(chunk)))
 
     def finish(self) -> ApplyResult:
-        """Write label, bucket and dataset counters; say what the dataset holds now."""
+        """Write the label index and the label, bucket and dataset counters; say what the
+        dataset holds now."""
+        self.label_bits.flush()
         self._apply_label_delta()
         self._apply_bucket_delta()
         before = self.conn.execute(

@@ -4,7 +4,8 @@ Which index drives a page:
 - `SourceRefContains` of 3+ characters: the trigram index (SQLite: the FTS5 table, walked in seq
   order with the other filters checked per candidate; PostgreSQL: pg_trgm through `LIKE`, the
   planner choosing between it and the seq order);
-- `ContainsLabels`: a slice of `entry_labels` per label, merged in seq order;
+- `ContainsLabels`: the label bitmaps (`label_chunks`), a few chunks per label at a time, ORed in
+  seq order;
 - otherwise: `entries` by (dataset, seq), or its partial index for `Labeled=false` /
   `HasErrors=true`.
 A substring shorter than 3 characters cannot use trigrams and is checked row by row.
@@ -18,10 +19,13 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from manifestdb.store.label_bits import SHIFT, bit_positions, chunk_of
 from manifestdb.store.records import EntryPage
 from manifestdb.store.sql import false, raw_rows, true
 
-LABEL_SLICE = 256
+LABEL_CHUNKS = 4  # bitmap chunks read per label and round (up to 4 x 4,096 seqs)
+FETCH_MIN = 64  # candidates fetched per statement at least
+FETCH_MAX = 2048  # and at most
 TRIGRAMS = 4  # trigrams of a SourceRefContains substring the FTS5 query asks for
 TRIGRAM_SAMPLE = 64  # source-refs that rank them
 
@@ -95,11 +99,9 @@ def _by_entries(query: _Query, after: int, limit: int) -> list[Any]:
 
 
 def _label_probe(labels: Sequence[str]) -> str:
+    """SQLite: does the candidate `e` carry one of `labels`? (Its own label counts say.)"""
     marks = ", ".join("?" for _ in labels)
-    return (
-        "EXISTS (SELECT 1 FROM entry_labels l WHERE l.dataset_id = e.dataset_id "
-        f"AND l.label IN ({marks}) AND l.seq = e.seq)"
-    )
+    return f"EXISTS (SELECT 1 FROM json_each(e.labels) j WHERE j.key IN ({marks}))"
 
 
 def trigram_query(substring: str, sample: Sequence[str] = ()) -> str:
@@ -149,32 +151,46 @@ def _by_fts(query: _Query, after: int, limit: int) -> list[Any]:
 
 
 def _by_labels(query: _Query, after: int, limit: int) -> list[Any]:
-    """Merge per-label slices of seqs; fetch the candidates; repeat until the page is full."""
+    """OR the labels' bitmaps a few chunks at a time; fetch the candidates in seq order."""
     found: list[Any] = []
-    cursor = after
+    first = chunk_of(after)
+    fetch = max(FETCH_MIN, limit)
     while len(found) < limit:
+        merged: dict[int, int] = {}
         bound: int | None = None
-        candidates: set[int] = set()
         for label in query.filters.labels:
-            seqs = [
-                row[0]
-                for row in query.rows(
-                    "SELECT seq FROM entry_labels WHERE dataset_id = ? AND label = ? AND seq > ? "
-                    "ORDER BY seq LIMIT ?",
-                    (query.dataset_id, label, cursor, LABEL_SLICE),
-                )
-            ]
-            candidates.update(seqs)
-            if len(seqs) == LABEL_SLICE:
-                # Past this label's last seq we have not looked: nothing beyond it is certain.
-                bound = seqs[-1] if bound is None else min(bound, seqs[-1])
-        if bound is not None:
-            candidates = {seq for seq in candidates if seq <= bound}
+            rows = query.rows(
+                "SELECT chunk, bits FROM label_chunks WHERE dataset_id = ? AND label = ? "
+                "AND chunk >= ? ORDER BY chunk LIMIT ?",
+                (query.dataset_id, label, first, LABEL_CHUNKS),
+            )
+            for chunk, bits in rows:
+                merged[chunk] = merged.get(chunk, 0) | int.from_bytes(bits, "little")
+            if len(rows) == LABEL_CHUNKS:
+                # Past this label's last chunk we have not looked: nothing beyond it is certain.
+                bound = rows[-1][0] if bound is None else min(bound, rows[-1][0])
+        candidates: list[int] = []
+        for chunk in sorted(merged):
+            if bound is not None and chunk > bound:
+                break
+            base = chunk << SHIFT
+            for position in bit_positions(merged[chunk]):
+                seq = base + position
+                if seq <= after:
+                    continue
+                candidates.append(seq)
+                if len(candidates) == fetch:
+                    found.extend(_fetch(query, candidates))
+                    candidates = []
+                    if len(found) >= limit:
+                        return found[:limit]
+                    # Few candidates pass the other filters: ask for more of them at a time.
+                    fetch = min(fetch * 4, FETCH_MAX)
         if candidates:
-            found.extend(_fetch(query, sorted(candidates)))
+            found.extend(_fetch(query, candidates))
         if bound is None:
             break
-        cursor = bound
+        first = bound + 1
     return found[:limit]
 
 

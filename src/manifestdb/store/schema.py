@@ -101,14 +101,15 @@ entries = Table(
     ),
 )
 
-# Which entries carry which label: serves ContainsLabels with keyset pagination on seq.
-entry_labels = Table(
-    "entry_labels",
+# Which entries carry which label, as bitmaps over seqs (see `label_bits`): bit
+# `seq % CHUNK_BITS` of (dataset, label, seq // CHUNK_BITS). Serves ContainsLabels in seq order.
+label_chunks = Table(
+    "label_chunks",
     metadata,
     Column("dataset_id", Integer, primary_key=True),
     Column("label", String(255), primary_key=True),
-    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("box_count", Integer, nullable=False),
+    Column("chunk", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("bits", LargeBinary, nullable=False),
     sqlite_with_rowid=False,
 )
 

@@ -1,0 +1,114 @@
+"""Revision 0004 turns the rows of `entry_labels` into bitmaps, and back on a downgrade."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, text
+
+from manifestdb.store.database import MIGRATIONS
+from manifestdb.store.label_bits import CHUNK_BITS, bit_positions
+from server_support import PostgresDatabases, postgres_problem
+
+# (dataset, seq) -> {label: boxes}: seqs on both sides of chunk edges, two datasets.
+ENTRIES = {
+    (1, 1): {"cat": 0},
+    (1, CHUNK_BITS - 1): {"cat": 2, "dog": 1},
+    (1, CHUNK_BITS): {"dog": 0},
+    (1, 3 * CHUNK_BITS + 5): {"cat": 0, "rare": 0},
+    (1, 3 * CHUNK_BITS + 6): {},
+    (2, 7): {"cat": 1},
+}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "postgres":
+        problem = postgres_problem()
+        if problem:
+            pytest.skip(problem)
+        databases = PostgresDatabases()
+        url = databases.create().replace("postgresql://", "postgresql+psycopg://")
+        engine = create_engine(url)
+        yield engine
+        engine.dispose()
+        databases.drop_all()
+    else:
+        engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+        yield engine
+        engine.dispose()
+
+
+def _alembic(engine: Engine, revision: str, *, down: bool = False) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def _bitmap_rows(engine: Engine) -> set[tuple[int, str, int]]:
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT dataset_id, label, chunk, bits FROM label_chunks"))
+        return {
+            (dataset_id, label, chunk * CHUNK_BITS + position)
+            for dataset_id, label, chunk, bits in rows
+            for position in bit_positions(int.from_bytes(bits, "little"))
+        }
+
+
+def test_upgrade_carries_the_label_rows_over_and_downgrade_restores_them(engine: Engine) -> None:
+    _alembic(engine, "0003")
+    expected = {
+        (dataset_id, label, seq)
+        for (dataset_id, seq), labels in ENTRIES.items()
+        for label in labels
+    }
+    with engine.begin() as connection:
+        for (dataset_id, seq), labels in ENTRIES.items():
+            connection.execute(
+                text(
+                    "INSERT INTO entries (seq, dataset_id, source_ref, bucket, line, labels, "
+                    "is_labeled, has_errors) VALUES (:seq, :d, :ref, 'b', '{}', :labels, "
+                    ":labeled, false)"
+                ),
+                {
+                    "seq": seq,
+                    "d": dataset_id,
+                    "ref": f"s3://b/{seq}.jpg",
+                    "labels": orjson.dumps(labels).decode(),
+                    "labeled": bool(labels),
+                },
+            )
+            for label, boxes in labels.items():
+                connection.execute(
+                    text("INSERT INTO entry_labels VALUES (:d, :label, :seq, :boxes)"),
+                    {"d": dataset_id, "label": label, "seq": seq, "boxes": boxes},
+                )
+
+    _alembic(engine, "head")
+    assert _bitmap_rows(engine) == expected
+    with engine.connect() as connection:
+        chunks = connection.execute(
+            text("SELECT chunk FROM label_chunks WHERE dataset_id = 1 AND label = 'dog'")
+        )
+        assert sorted(row[0] for row in chunks) == [0, 1]  # seqs 4095 and 4096
+
+    _alembic(engine, "0003", down=True)
+    with engine.connect() as connection:
+        restored = {
+            (dataset_id, label, seq, boxes)
+            for dataset_id, label, seq, boxes in connection.execute(
+                text("SELECT dataset_id, label, seq, box_count FROM entry_labels")
+            )
+        }
+    assert restored == {
+        (dataset_id, label, seq, boxes)
+        for (dataset_id, seq), labels in ENTRIES.items()
+        for label, boxes in labels.items()
+    }
