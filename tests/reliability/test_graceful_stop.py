@@ -37,7 +37,8 @@ def _jobs(data_dir: Path) -> dict[int, tuple[str, bool]]:
     """dataset id -> (state, payload still held) of the update jobs."""
     with read_only(data_dir) as connection:
         rows = connection.execute(
-            "SELECT dataset_id, state, payload IS NOT NULL FROM jobs WHERE kind = 'update'"
+            "SELECT dataset_id, state, EXISTS (SELECT 1 FROM job_payloads WHERE job_id = id) "
+            "FROM jobs WHERE kind = 'update'"
         )
         return {dataset: (state, bool(held)) for dataset, state, held in rows}
 

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import orjson
-import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, text
+from migration_support import alembic
+from sqlalchemy import Engine, text
 
-from manifestdb.store.database import MIGRATIONS
 from manifestdb.store.label_bits import CHUNK_BITS, bit_positions
-from server_support import PostgresDatabases, postgres_problem
 
 # (dataset, seq) -> {label: boxes}: seqs on both sides of chunk edges, two datasets.
 ENTRIES = {
@@ -24,32 +17,6 @@ ENTRIES = {
     (1, 3 * CHUNK_BITS + 6): {},
     (2, 7): {"cat": 1},
 }
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "postgres":
-        problem = postgres_problem()
-        if problem:
-            pytest.skip(problem)
-        databases = PostgresDatabases()
-        url = databases.create().replace("postgresql://", "postgresql+psycopg://")
-        engine = create_engine(url)
-        yield engine
-        engine.dispose()
-        databases.drop_all()
-    else:
-        engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
-        yield engine
-        engine.dispose()
-
-
-def _alembic(engine: Engine, revision: str, *, down: bool = False) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)
 
 
 def _bitmap_rows(engine: Engine) -> set[tuple[int, str, int]]:
@@ -63,7 +30,7 @@ def _bitmap_rows(engine: Engine) -> set[tuple[int, str, int]]:
 
 
 def test_upgrade_carries_the_label_rows_over_and_downgrade_restores_them(engine: Engine) -> None:
-    _alembic(engine, "0003")
+    alembic(engine, "0003")
     expected = {
         (dataset_id, label, seq)
         for (dataset_id, seq), labels in ENTRIES.items()
@@ -91,7 +58,7 @@ def test_upgrade_carries_the_label_rows_over_and_downgrade_restores_them(engine:
                     {"d": dataset_id, "label": label, "seq": seq, "boxes": boxes},
                 )
 
-    _alembic(engine, "head")
+    alembic(engine, "head")
     assert _bitmap_rows(engine) == expected
     with engine.connect() as connection:
         chunks = connection.execute(
@@ -99,7 +66,7 @@ def test_upgrade_carries_the_label_rows_over_and_downgrade_restores_them(engine:
         )
         assert sorted(row[0] for row in chunks) == [0, 1]  # seqs 4095 and 4096
 
-    _alembic(engine, "0003", down=True)
+    alembic(engine, "0003", down=True)
     with engine.connect() as connection:
         restored = {
             (dataset_id, label, seq, boxes)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
@@ -12,7 +12,7 @@ from manifestdb.manifest.types import Entry
 from manifestdb.store.label_bits import LabelBits
 from manifestdb.store.records import ApplyResult
 from manifestdb.store.schema import buckets, datasets, entries, labels
-from manifestdb.store.sql import adapt
+from manifestdb.store.sql import adapt, raw_rows
 
 BATCH = 500
 
@@ -29,6 +29,21 @@ _UPDATE_ENTRY = (
 )
 _FTS_INSERT = "INSERT INTO entries_fts(rowid, source_ref) VALUES (?, ?)"
 _FTS_DELETE = "INSERT INTO entries_fts(entries_fts, rowid, source_ref) VALUES ('delete', ?, ?)"
+
+
+_STORED_COLUMNS = "seq, source_ref, line, labels, is_labeled, has_errors, bucket"
+
+
+class _Stored(NamedTuple):
+    """A stored entry, as much of it as replacing or removing it needs."""
+
+    seq: int
+    source_ref: str
+    line: str
+    labels: dict[str, int]  # {label: valid box count}
+    is_labeled: bool
+    has_errors: bool
+    bucket: str
 
 
 def _stored_values(entry: Entry) -> tuple[Any, ...]:
@@ -79,26 +94,21 @@ class EntryWriter:
             if old is None:
                 seq = next(seqs)
                 new_rows.append((seq, dataset_id, *_stored_values(entry)))
-                for label in entry.labels:
-                    label_bits.add(label, seq)
+                label_bits.add(entry.labels, seq)
                 self.delta_total += 1
                 self.result.added += 1
                 self._count_in(entry)
                 continue
             self.result.replaced += 1
-            if old["line"] == entry.line:
+            if old.line == entry.line:
                 continue
-            seq = old["seq"]
+            seq = old.seq
             changed_rows.append((*_stored_values(entry)[1:], seq, dataset_id))
             self._count_out(old)
             self._count_in(entry)
-            old_labels: dict[str, int] = old["labels"]
-            for label in entry.labels:
-                if label not in old_labels:
-                    label_bits.add(label, seq)
-            for label in old_labels:
-                if label not in entry.labels:
-                    label_bits.remove(label, seq)
+            old_labels: dict[str, int] = old.labels
+            label_bits.add([label for label in entry.labels if label not in old_labels], seq)
+            label_bits.remove([label for label in old_labels if label not in entry.labels], seq)
         if changed_rows:
             self._run(_UPDATE_ENTRY, changed_rows)
         if new_rows:
@@ -110,15 +120,14 @@ class EntryWriter:
         """Take entries out of the dataset (DistributeDatasetEntries moves them)."""
         for start in range(0, len(seqs), BATCH):
             chunk = list(seqs[start : start + BATCH])
-            olds = self._stored(entries.c.seq.in_(chunk))
+            olds = self._stored("seq", chunk)
             for old in olds:
                 self._count_out(old)
                 self.delta_total -= 1
-                for label in old["labels"]:
-                    self.label_bits.remove(label, old["seq"])
+                self.label_bits.remove(old.labels, old.seq)
             if self.dialect == "sqlite" and olds:
                 self.conn.exec_driver_sql(
-                    _FTS_DELETE, [(old["seq"], old["source_ref"]) for old in olds]
+                    _FTS_DELETE, [(old.seq, old.source_ref) for old in olds]
                 )
             self.conn.execute(delete(entries).where(entries.c.seq.in_(chunk)))
 
@@ -173,30 +182,23 @@ class EntryWriter:
         )
         return sorted(row[0] for row in rows)
 
-    def _existing(self, source_refs: list[str]) -> dict[str, dict[str, Any]]:
+    def _existing(self, source_refs: list[str]) -> dict[str, _Stored]:
         """The stored entries of these source-refs, by source-ref."""
-        olds = self._stored(entries.c.source_ref.in_(source_refs))
-        return {old["source_ref"]: old for old in olds}
+        return {old.source_ref: old for old in self._stored("source_ref", source_refs)}
 
-    def _stored(self, which: Any) -> list[dict[str, Any]]:
-        """What the counters need of the dataset's entries matching `which`."""
-        rows = self.conn.execute(
-            select(
-                entries.c.seq,
-                entries.c.source_ref,
-                entries.c.line,
-                entries.c.labels,
-                entries.c.is_labeled,
-                entries.c.has_errors,
-                entries.c.bucket,
-            ).where(entries.c.dataset_id == self.dataset_id, which)
+    def _stored(self, column: str, values: Sequence[Any]) -> list[_Stored]:
+        """What the counters need of the dataset's entries whose `column` is in `values`."""
+        marks = ", ".join("?" for _ in values)
+        rows = raw_rows(
+            self.conn,
+            f"SELECT {_STORED_COLUMNS} FROM entries WHERE dataset_id = ? AND {column} IN ({marks})",
+            (self.dataset_id, *values),
         )
-        olds = []
-        for row in rows:
-            old = dict(row._mapping)
-            old["labels"] = orjson.loads(old["labels"])
-            olds.append(old)
-        return olds
+        loads = orjson.loads
+        return [
+            _Stored(seq, ref, line, loads(labels), bool(labeled), bool(errors), bucket)
+            for seq, ref, line, labels, labeled, errors, bucket in rows
+        ]
 
     def _count_in(self, entry: Entry) -> None:
         self.delta_labeled += entry.is_labeled
@@ -207,11 +209,11 @@ class EntryWriter:
             delta[0] += 1
             delta[1] += boxes > 0
 
-    def _count_out(self, old: dict[str, Any]) -> None:
-        self.delta_labeled -= bool(old["is_labeled"])
-        self.delta_errors -= bool(old["has_errors"])
-        self.bucket_delta[old["bucket"]] = self.bucket_delta.get(old["bucket"], 0) - 1
-        for label, boxes in old["labels"].items():
+    def _count_out(self, old: _Stored) -> None:
+        self.delta_labeled -= bool(old.is_labeled)
+        self.delta_errors -= bool(old.has_errors)
+        self.bucket_delta[old.bucket] = self.bucket_delta.get(old.bucket, 0) - 1
+        for label, boxes in old.labels.items():
             delta = self.label_delta.setdefault(label, [0, 0])
             delta[0] -= 1
             delta[1] -= boxes > 0

@@ -9,7 +9,7 @@ import orjson
 from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, select, update
 
 from manifestdb.store.records import JobRecord
-from manifestdb.store.schema import jobs, update_reports
+from manifestdb.store.schema import job_payloads, jobs, update_reports
 
 REPORTS_KEPT = 100
 
@@ -43,13 +43,15 @@ class JobQueries:
                 dataset_id=dataset_id,
                 project_id=project_id,
                 params=orjson.dumps(params or {}).decode(),
-                payload=payload,
                 state="queued",
                 created_at=now,
             )
         ).inserted_primary_key
         assert key is not None
-        return int(key[0])
+        job_id = int(key[0])
+        if payload is not None:
+            self.conn.execute(insert(job_payloads).values(job_id=job_id, payload=payload))
+        return job_id
 
     def claim_next_job(self, worker: str, lease_seconds: float) -> JobRecord | None:
         """Take the oldest job that is queued, or running with an expired lease, for `worker`.
@@ -90,25 +92,41 @@ class JobQueries:
                 lease_until=now + lease_seconds,
             )
         )
+        payload = self.conn.execute(
+            select(job_payloads.c.payload).where(job_payloads.c.job_id == row.id)
+        ).scalar()
         return JobRecord(
             id=row.id,
             dataset_id=row.dataset_id,
             project_id=row.project_id,
             kind=row.kind,
             params=orjson.loads(row.params),
-            payload=row.payload,
+            payload=payload,
             attempts=row.attempts + 1,
             worker=worker,
         )
 
     def renew_lease(self, job: JobRecord, lease_seconds: float) -> bool:
-        """Push the lease of a job we still hold; False when another worker has taken it."""
+        """Push the lease of a job we still hold; False when another worker has taken it.
+
+        A job we finished meanwhile counts as held (on SQLite a renewal waits for the job's own
+        write transaction, so it often runs just after the job's commit)."""
         result = self.conn.execute(
             update(jobs)
             .where(*_held_by(job))
             .values(lease_until=self.database_now() + lease_seconds)
         )
-        return result.rowcount == 1
+        if result.rowcount == 1:
+            return True
+        finished_by_us = self.conn.execute(
+            select(jobs.c.id).where(
+                jobs.c.id == job.id,
+                jobs.c.state.in_(["done", "failed"]),
+                jobs.c.claimed_by == job.worker,
+                jobs.c.attempts == job.attempts,
+            )
+        ).first()
+        return finished_by_us is not None
 
     def finish_job(self, job: JobRecord, state: str, error: str | None = None) -> bool:
         """Close a job we still hold (its payload is no longer needed); False if we lost it.
@@ -119,9 +137,12 @@ class JobQueries:
         result = self.conn.execute(
             update(jobs)
             .where(*_held_by(job))
-            .values(state=state, finished_at=self.database_now(), error=error, payload=None)
+            .values(state=state, finished_at=self.database_now(), error=error)
         )
-        return result.rowcount == 1
+        if result.rowcount != 1:
+            return False
+        self.conn.execute(delete(job_payloads).where(job_payloads.c.job_id == job.id))
+        return True
 
     def requeue_running_jobs(self) -> int:
         """Jobs a stopped process left running go back to the queue (single-process SQLite)."""

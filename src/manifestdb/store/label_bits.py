@@ -13,7 +13,7 @@ one ~512-byte row per (label, chunk): ~1,300 pages, and a CreateDataset writes o
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from sqlalchemy import Connection
 
@@ -63,31 +63,35 @@ class LabelBits:
         self._set: dict[str, dict[int, bytearray]] = {}
         self._clear: dict[str, dict[int, bytearray]] = {}
 
-    def add(self, label: str, seq: int) -> None:
-        self._mark(self._set, self._clear, label, seq)
+    def add(self, labels: Iterable[str], seq: int) -> None:
+        """Entry `seq` carries `labels`."""
+        self._mark(self._set, self._clear, labels, seq)
 
-    def remove(self, label: str, seq: int) -> None:
-        self._mark(self._clear, self._set, label, seq)
+    def remove(self, labels: Iterable[str], seq: int) -> None:
+        """Entry `seq` no longer carries `labels`."""
+        self._mark(self._clear, self._set, labels, seq)
 
     @staticmethod
     def _mark(
         into: dict[str, dict[int, bytearray]],
         undo: dict[str, dict[int, bytearray]],
-        label: str,
+        labels: Iterable[str],
         seq: int,
     ) -> None:
-        """Record bit `seq` in `into`, and take it out of `undo` (the last call wins)."""
+        """Record bit `seq` in `into` for each label, and take it out of `undo` (the last call
+        wins). The hot loop of a change: ~40,000 calls for 8,500 lines."""
         chunk, byte, mask = seq >> SHIFT, (seq & LOW) >> 3, 1 << (seq & 7)
-        chunks = into.get(label)
-        if chunks is None:
-            chunks = into[label] = {}
-        bits = chunks.get(chunk)
-        if bits is None:
-            bits = chunks[chunk] = bytearray(CHUNK_BYTES)
-        bits[byte] |= mask
-        other = undo.get(label)
-        if other is not None and chunk in other:
-            other[chunk][byte] &= ~mask
+        for label in labels:
+            chunks = into.get(label)
+            if chunks is None:
+                chunks = into[label] = {}
+            bits = chunks.get(chunk)
+            if bits is None:
+                bits = chunks[chunk] = bytearray(CHUNK_BYTES)
+            bits[byte] |= mask
+            other = undo.get(label)
+            if other is not None and chunk in other:
+                other[chunk][byte] &= ~mask
 
     def flush(self) -> None:
         """Merge the gathered bits into the stored bitmaps (read, combine, write back)."""

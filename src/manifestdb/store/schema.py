@@ -143,7 +143,6 @@ jobs = Table(
     Column("project_id", Integer),
     Column("kind", String(32), nullable=False),
     Column("params", Text, nullable=False),  # JSON
-    Column("payload", LargeBinary),
     Column("state", String(16), nullable=False),  # queued | running | done | failed
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("claimed_by", String(128)),
@@ -153,6 +152,15 @@ jobs = Table(
     Column("finished_at", Float),
     Column("error", Text),
     Index("ix_jobs_state", "state", "id"),
+)
+
+# The change an update job applies, until the job finishes. Apart from `jobs`: SQLite rewrites a
+# whole row on any update, and claiming or renewing a job must not copy its 5 MiB again.
+job_payloads = Table(
+    "job_payloads",
+    metadata,
+    Column("job_id", Integer, primary_key=True, autoincrement=False),
+    Column("payload", LargeBinary, nullable=False),
 )
 
 # What each create/update/distribute did, for users (AWS keeps no such record).
