@@ -22,6 +22,7 @@ from manifestdb.store import JobRecord, Store, Tx
 from manifestdb.store.entries import chunked
 
 REPORTED_DROPS = 1000  # dropped lines listed in a report; the count is always complete
+STATISTICS_SHARE = 10  # a job that wrote 1/10 of a dataset's entries refreshes planner statistics
 
 
 class Rejected(Exception):
@@ -191,6 +192,9 @@ class JobApplier:
                 _close(tx, job, "done")
         except Rejected as rejected:
             self._fail(job, [dataset_id], failed, rejected, started)
+            return
+        if (result.added + result.replaced) * STATISTICS_SHARE >= result.total_entries:
+            self.store.refresh_statistics()
 
     def _complete(self, tx: Tx, dataset_id: int, status: str, now: float) -> None:
         tx.set_dataset_status(dataset_id, status, STATUS_MESSAGES[status], SUCCESS, now)

@@ -81,5 +81,18 @@ class Store:
         with self.database.write() as conn:
             yield Tx(conn, self.dialect)
 
+    def refresh_statistics(self) -> None:
+        """PostgreSQL: bring the planner's statistics up to date after a large write.
+
+        Autovacuum refreshes them only when it runs (it may be off), and a create writes in one
+        transaction that it never sees: without them the planner took a new dataset for an empty
+        one and scanned it for SourceRefContains. SQLite plans well without statistics.
+        """
+        if self.dialect == "postgresql":
+            with self.engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                    "ANALYZE entries, label_chunks, labels, buckets"
+                )
+
     def close(self) -> None:
         self.database.close()

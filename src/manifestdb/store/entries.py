@@ -126,9 +126,7 @@ class EntryWriter:
                 self.delta_total -= 1
                 self.label_bits.remove(old.labels, old.seq)
             if self.dialect == "sqlite" and olds:
-                self.conn.exec_driver_sql(
-                    _FTS_DELETE, [(old.seq, old.source_ref) for old in olds]
-                )
+                self.conn.exec_driver_sql(_FTS_DELETE, [(old.seq, old.source_ref) for old in olds])
             self.conn.execute(delete(entries).where(entries.c.seq.in_(chunk)))
 
     def finish(self) -> ApplyResult:
@@ -188,16 +186,28 @@ class EntryWriter:
 
     def _stored(self, column: str, values: Sequence[Any]) -> list[_Stored]:
         """What the counters need of the dataset's entries whose `column` is in `values`."""
-        marks = ", ".join("?" for _ in values)
-        rows = raw_rows(
-            self.conn,
-            f"SELECT {_STORED_COLUMNS} FROM entries WHERE dataset_id = ? AND {column} IN ({marks})",
-            (self.dataset_id, *values),
-        )
+        if self.dialect == "postgresql":
+            # One unique-key lookup per value, planned as such whatever the statistics say: a
+            # table never analyzed (mid-create, or autovacuum off) made `IN (...)` scan the
+            # dataset's (dataset_id, seq) index instead, for every batch.
+            element = "bigint" if column == "seq" else "text"
+            sql = (
+                f"SELECT {_STORED_COLUMNS} FROM unnest(?::{element}[]) AS wanted(value) "
+                "CROSS JOIN LATERAL (SELECT * FROM entries "
+                f"WHERE dataset_id = ? AND {column} = wanted.value OFFSET 0) AS e"
+            )
+            params: tuple[Any, ...] = (list(values), self.dataset_id)
+        else:
+            marks = ", ".join("?" for _ in values)
+            sql = (
+                f"SELECT {_STORED_COLUMNS} FROM entries "
+                f"WHERE dataset_id = ? AND {column} IN ({marks})"
+            )
+            params = (self.dataset_id, *values)
         loads = orjson.loads
         return [
             _Stored(seq, ref, line, loads(labels), bool(labeled), bool(errors), bucket)
-            for seq, ref, line, labels, labeled, errors, bucket in rows
+            for seq, ref, line, labels, labeled, errors, bucket in raw_rows(self.conn, sql, params)
         ]
 
     def _count_in(self, entry: Entry) -> None:
