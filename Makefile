@@ -40,6 +40,16 @@ bench: install
 bench-quick: install
 	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
 
+# The same suite against PostgreSQL (docs/benchmarks.md): fresh databases on the server of
+# postgresql://root@127.0.0.1:5432/postgres, dropped at the end (BENCH_ARGS="--database-url URL").
+.PHONY: bench-pg bench-pg-quick
+
+bench-pg: install
+	$(BIN)/python bench/run.py --backend postgresql $(BENCH_ARGS)
+
+bench-pg-quick: install
+	$(BIN)/python bench/run.py --backend postgresql --quick $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 

@@ -53,7 +53,7 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _manifest_rows(path: Path, start: int, stop: int) -> Iterator[tuple[int, str, str]]:
+def manifest_rows(path: Path, start: int, stop: int) -> Iterator[tuple[int, str, str]]:
     """Rows for lines start..stop-1: the source-ref is cut from the text (no parse needed to
     fill; generated lines start with it)."""
     with path.open("rb") as handle:
@@ -70,7 +70,7 @@ def _manifest_rows(path: Path, start: int, stop: int) -> Iterator[tuple[int, str
 def fill(conn: sqlite3.Connection, manifest: Path, start: int, stop: int) -> float:
     """Insert manifest lines start..stop-1 (not timed as part of the floor)."""
     began = time.perf_counter()
-    rows = _manifest_rows(manifest, start, stop)
+    rows = manifest_rows(manifest, start, stop)
     while True:
         batch = [row for _, row in zip(range(50_000), rows, strict=False)]
         if not batch:

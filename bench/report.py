@@ -12,8 +12,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-DOC_START = "<!-- bench:sqlite:start -->"
-DOC_END = "<!-- bench:sqlite:end -->"
+BACKEND_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+def markers(backend: str) -> tuple[str, str]:
+    """The comments around a backend's table in docs/benchmarks.md."""
+    return f"<!-- bench:{backend}:start -->", f"<!-- bench:{backend}:end -->"
 
 
 @dataclass
@@ -110,29 +114,47 @@ def machine() -> dict[str, Any]:
     }
 
 
-def update_doc(doc: Path, rows: list[Row], results: dict[str, Any]) -> bool:
-    """Replace the table between the markers of docs/benchmarks.md; False if there are none."""
+def update_doc(
+    doc: Path, rows: list[Row], results: dict[str, Any], backend: str = "sqlite"
+) -> bool:
+    """Replace the backend's table between its markers in docs/benchmarks.md; False if there
+    are none."""
     if not doc.exists():
         return False
     text = doc.read_text()
-    if DOC_START not in text or DOC_END not in text:
+    start, end = markers(backend)
+    if start not in text or end not in text:
         return False
     info = results["machine"]
+    if backend == "postgresql":
+        settings = info.get("postgresql_settings", {})
+        database = (
+            f"PostgreSQL {info.get('postgresql', '?')} on the same machine ("
+            + ", ".join(f"{name} {value}" for name, value in settings.items())
+            + ")"
+        )
+    else:
+        database = f"SQLite {info['sqlite']}"
     header = (
         f"Run {info['date']} with `{results['command']}` (N = {results['entries']:,} entries, "
         f"{results['runs']} runs per change figure, {results['elapsed_s']:.0f} s in all). "
         f"Machine: {info['cores']} cores ({info['cpu']}), {info['memory_gib']} GiB, "
-        f"Python {info['python']}, SQLite {info['sqlite']}. Load average (1, 5, 15 min) at "
+        f"Python {info['python']}, {database}. Load average (1, 5, 15 min) at "
         f"start {_loads(info['load_average_at_start'])}, at the end "
         f"{_loads(info.get('load_average_at_end', []))}."
     )
+    if backend == "postgresql":
+        header += (
+            " RSS figures are the manifestdb server process's only (PostgreSQL's own processes"
+            " are not counted); the floor is `bench/floor_pg.py`."
+        )
     if max(info["load_average_at_start"][:1] or [0]) > 0.5:
         header += (
             " **Other work was running on the machine during this run** (a load above 0.5"
             " before the suite started): treat the figures as pessimistic."
         )
-    block = f"{DOC_START}\n{header}\n\n{markdown(rows)}\n{DOC_END}"
-    pattern = re.compile(re.escape(DOC_START) + ".*?" + re.escape(DOC_END), re.DOTALL)
+    block = f"{start}\n{header}\n\n{markdown(rows)}\n{end}"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
     doc.write_text(pattern.sub(lambda _: block, text, count=1))
     return True
 
@@ -175,7 +197,9 @@ def plot_latency(latencies: list[tuple[str, float, float]], path: Path, title: s
     plt.close(figure)
 
 
-def plot_apply(curve: list[dict[str, Any]], path: Path, title: str) -> None:
+def plot_apply(
+    curve: list[dict[str, Any]], path: Path, title: str, database: str = "SQLite"
+) -> None:
     import matplotlib
     import matplotlib.ticker
 
@@ -194,7 +218,7 @@ def plot_apply(curve: list[dict[str, Any]], path: Path, title: str) -> None:
             [p["entries"] for p in floor],
             [p["floor_s"] for p in floor],
             "s--",
-            label="floor (orjson + bare SQLite upsert)",
+            label=f"floor (orjson + bare {database} upsert)",
         )
         axes.plot(
             [p["entries"] for p in floor],

@@ -1,4 +1,5 @@
-"""A real `manifestdb serve` subprocess for the benchmarks, and a small JSON 1.1 client.
+"""A real `manifestdb serve` subprocess for the benchmarks, a small JSON 1.1 client, and fresh
+PostgreSQL databases for `--backend postgresql`.
 
 The client is urllib3 with keep-alive and orjson, not boto3: boto3 spends ~1-2 ms of client CPU
 per call, as much as the latencies being measured.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -147,13 +149,20 @@ class Client:
 
 
 class Server:
-    """`manifestdb serve` on a free port, with `--limits relaxed`; always stopped on exit."""
+    """`manifestdb serve` on a free port, with `--limits relaxed`; always stopped on exit.
+    With a `database_url`, the data lives in that PostgreSQL database (the data directory is
+    still created, but holds no data)."""
 
     def __init__(
-        self, data_dir: Path, local_buckets: Path | None = None, log: Path | None = None
+        self,
+        data_dir: Path,
+        local_buckets: Path | None = None,
+        log: Path | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.local_buckets = local_buckets
+        self.database_url = database_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = log or data_dir.parent / f"server-{self.port}.log"
@@ -181,6 +190,8 @@ class Server:
         ]
         if self.local_buckets is not None:
             command += ["--local-buckets", str(self.local_buckets)]
+        if self.database_url is not None:
+            command += ["--database-url", self.database_url]
         env = {k: v for k, v in os.environ.items() if not k.startswith("MANIFESTDB_")}
         with self.log_path.open("ab") as log:
             # Its own session: a Ctrl-C reaches the benchmark, which stops the server in order.
@@ -244,3 +255,65 @@ class Server:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class PostgresDatabases:
+    """Fresh databases `manifestdb_bench_<pid>_<n>` on the PostgreSQL server of `admin_url` (an
+    existing database, used only to create and drop them); `drop_all` at the end, also on
+    failure. Databases left by a benchmark that was killed (its PID gone) are dropped first."""
+
+    PREFIX = "manifestdb_bench_"
+
+    def __init__(self, admin_url: str) -> None:
+        import psycopg
+
+        self.admin_url = admin_url
+        self.created: list[str] = []
+        self.count = 0
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as connection:
+
+            def show(name: str) -> str:
+                return str(connection.execute(f"SHOW {name}").fetchall()[0][0])
+
+            self.version = show("server_version")
+            self.settings = {
+                name: show(name) for name in ("shared_buffers", "synchronous_commit", "autovacuum")
+            }
+            names = connection.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s", (self.PREFIX + "%",)
+            ).fetchall()
+            for (name,) in names:
+                found = re.fullmatch(self.PREFIX + r"(\d+)_\d+", name)
+                if found and not Path(f"/proc/{found[1]}").exists():
+                    connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def url(self, name: str) -> str:
+        """The admin URL with its database replaced by `name` (user, host, query kept)."""
+        base, _, query = self.admin_url.partition("?")
+        return base.rsplit("/", 1)[0] + "/" + name + (f"?{query}" if query else "")
+
+    def create(self) -> str:
+        """A new empty database; its URL."""
+        import psycopg
+
+        name = f"{self.PREFIX}{os.getpid()}_{self.count}"
+        self.count += 1
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        return self.url(name)
+
+    def drop(self, url: str) -> None:
+        """Drop a database made by `create` (its servers should be stopped first)."""
+        import psycopg
+
+        name = url.partition("?")[0].rsplit("/", 1)[1]
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with contextlib.suppress(ValueError):
+            self.created.remove(name)
+
+    def drop_all(self) -> None:
+        for name in list(self.created):
+            with contextlib.suppress(Exception):
+                self.drop(self.url(name))

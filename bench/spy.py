@@ -53,6 +53,7 @@ def record(pid: int, output: Path, rate: int = 200) -> Iterator[None]:
 
 
 CATEGORIES = (  # (label, what a frame name contains), the first match from the leaf wins
+    ("PostgreSQL (psycopg: send, wait, fetch)", "psycopg/"),
     ("SQLite commit", "do_commit"),
     ("SQLite executemany", "do_executemany"),
     ("SQLite execute", "do_execute"),
@@ -104,7 +105,7 @@ def summarize(path: Path, top: int = 30) -> str:
             category = _category(frames)
             categories[category] += count
             focus_own[names[-1]] += count
-            if category.startswith("SQLite"):
+            if category.startswith(("SQLite", "PostgreSQL")):
                 sql_callers[f"{category}: {_caller(frames)}"] += count
     if not total:
         return f"{path.name}: no samples\n"
@@ -116,7 +117,7 @@ def summarize(path: Path, top: int = 30) -> str:
         lines += ["", "| self | function (within the job) |", "|--|--|"]
         for name, count in focus_own.most_common(top):
             lines.append(f"| {100 * count / focused:.1f}% | {name} |")
-        lines += ["", "| share | SQLite time by the manifestdb line that called it |", "|--|--|"]
+        lines += ["", "| share | database time by the manifestdb line that called it |", "|--|--|"]
         for name, count in sql_callers.most_common(top):
             lines.append(f"| {100 * count / focused:.1f}% | {name} |")
         lines.append("")
