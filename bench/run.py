@@ -59,7 +59,14 @@ sys.path.insert(0, str(BENCH))
 import report  # noqa: E402
 import spy  # noqa: E402
 from report import Row  # noqa: E402
-from server import BenchError, Client, PostgresDatabases, RssSampler, Server  # noqa: E402
+from server import (  # noqa: E402
+    BenchError,
+    Client,
+    PostgresDatabases,
+    RssSampler,
+    Server,
+    wait_quiet,
+)
 
 import data  # noqa: E402
 
@@ -249,6 +256,7 @@ def timed_update(
     """One change, call to UPDATE_COMPLETE; asserts it completed and added what it should."""
     before = client.describe(arn)["DatasetStats"]["TotalEntries"]
     body = update_body(arn, change.payload)
+    quiet_s = wait_quiet(server.pid)  # the previous change's WAL checkpoint, off the clock
     with RssSampler(server.pid) as sampler:
         started = time.perf_counter()
         status, answer = client.raw("UpdateDatasetEntries", body)
@@ -274,6 +282,7 @@ def timed_update(
         "lines": change.lines,
         "peak_rss": sampler.peak,
         "entries_before": before,
+        "quiet_wait_s": quiet_s,
     }
 
 

@@ -57,6 +57,29 @@ def proc_status(pid: int, field: str) -> int:
     return 0
 
 
+def cpu_ticks(pid: int) -> int:
+    """User + system CPU time of a process (all its threads), in clock ticks."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def wait_quiet(pid: int, window: float = 0.1, limit: float = 10.0) -> float:
+    """Wait until a process has used (almost) no CPU for `window` seconds; the seconds waited.
+
+    The server checkpoints its WAL in a background thread after each commit. The floor runs
+    its checkpoint off the clock, so a timed change starts once the previous one's has ended.
+    """
+    started = time.monotonic()
+    before = cpu_ticks(pid)
+    while time.monotonic() - started < limit:
+        time.sleep(window)
+        now = cpu_ticks(pid)
+        if now - before <= 1:
+            break
+        before = now
+    return time.monotonic() - started
+
+
 class RssSampler:
     """The peak VmRSS of a process over a block, sampled every `interval` seconds in a thread."""
 
