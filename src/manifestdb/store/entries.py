@@ -69,6 +69,11 @@ class EntryWriter:
             # One writer at a time: the next seqs follow the largest one.
             max_seq = conn.execute(select(func.max(entries.c.seq))).scalar()
             self.next_seq = (max_seq or 0) + 1
+        # Into an empty dataset every entry is new (a change never holds a source-ref twice: the
+        # engine drops duplicates), so a create looks nothing up.
+        self.was_empty = not conn.execute(
+            select(datasets.c.total_entries).where(datasets.c.id == dataset_id)
+        ).scalar()
         self.label_bits = LabelBits(conn, dialect, dataset_id)
         self.label_delta: dict[str, list[int]] = {}
         self.bucket_delta: dict[str, int] = {}
@@ -83,7 +88,7 @@ class EntryWriter:
         A replacement writes only what differs: an identical line changes nothing, and only the
         labels that came or went touch the label index.
         """
-        existing = self._existing([entry.source_ref for entry in batch])
+        existing = {} if self.was_empty else self._existing([e.source_ref for e in batch])
         seqs = iter(self._new_seqs(sum(entry.source_ref not in existing for entry in batch)))
         new_rows: list[tuple[Any, ...]] = []
         changed_rows: list[tuple[Any, ...]] = []
