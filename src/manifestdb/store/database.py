@@ -21,7 +21,10 @@ log = logging.getLogger("manifestdb.store")
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x6D616E69  # "mani": the advisory lock that serializes migrations
 READER_CACHE_KIB = 8 * 1024
-WRITER_CACHE_KIB = 64 * 1024
+# A change into a large dataset touches pages all over it: a bigger writer cache did not make
+# it faster (64 MiB vs 16 MiB: the same times at 1,000,000 entries), and each writer connection
+# kept its cache, ~50-100 MB of the server's peak RSS.
+WRITER_CACHE_KIB = 16 * 1024
 WAL_SIZE_LIMIT = 64 * 1024 * 1024  # the WAL file is cut back to this after a full checkpoint
 CHECKPOINT_SECONDS = 1.0
 
@@ -38,8 +41,7 @@ def create_database_engine(url: str, *, writer: bool = False) -> Engine:
     """An engine for a `sqlite:///` or `postgresql://` URL, set up for manifestdb's use.
 
     SQLite gets two: readers (many connections, small page caches) and the writer (SQLite
-    writes one transaction at a time anyway; a big cache keeps the index pages of large
-    datasets warm between changes).
+    writes one transaction at a time anyway: few connections, a larger cache).
     """
     url = normalize_url(url)
     if url.startswith("sqlite"):
