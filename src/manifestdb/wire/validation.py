@@ -12,12 +12,12 @@ Members absent, `null` and unknown are the same: ignored unless required. Wordin
 
 from __future__ import annotations
 
-import base64
 import binascii
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import pybase64
 from botocore.model import ListShape, MapShape, Shape, StringShape, StructureShape
 
 from manifestdb.wire.messages import (
@@ -278,7 +278,7 @@ def _blob(shape: Shape) -> Check:
         if type(value) is not str:
             raise mismatch(value, "a Blob")
         try:
-            data = base64.b64decode(value, validate=True)
+            data = pybase64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
             raise base64_problem(value, path) from None
         for fails, phrase in rules:
