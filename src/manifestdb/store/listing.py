@@ -3,7 +3,7 @@
 Which index drives a page:
 - `SourceRefContains` of 3+ characters: the trigram index (SQLite: the FTS5 table, walked in seq
   order with the other filters checked per candidate; PostgreSQL: pg_trgm through `LIKE`, the
-  planner choosing between it and the seq order);
+  planner choosing between it and the seq order, labels checked per candidate);
 - `ContainsLabels`: the label bitmaps (`label_chunks`), a few chunks per label at a time, ORed in
   seq order;
 - otherwise: `entries` by (dataset, seq), or its partial index for `Labeled=false` /
@@ -77,9 +77,10 @@ def list_entry_page(
 ) -> EntryPage:
     """Up to `limit` lines after seq `after`; `last_seq` is set when more lines follow."""
     query = _Query(conn, dialect, dataset_id, filters)
-    if filters.contains is not None and len(filters.contains) >= 3 and dialect == "sqlite":
+    trigrams = filters.contains is not None and len(filters.contains) >= 3
+    if trigrams and dialect == "sqlite":
         rows = _by_fts(query, after, limit + 1)
-    elif filters.labels:
+    elif filters.labels and not trigrams:
         rows = _by_labels(query, after, limit + 1)
     else:
         rows = _by_entries(query, after, limit + 1)
@@ -90,12 +91,21 @@ def list_entry_page(
 
 
 def _by_entries(query: _Query, after: int, limit: int) -> list[Any]:
+    """Entries in seq order, filtered in SQL. With labels, only on PostgreSQL and with a
+    substring: the planner weighs the trigram index against the seq order, and each candidate's
+    own label counts say whether it carries a label."""
     contains, contains_params = query.contains_clause()
     clauses = ["e.dataset_id = ?", "e.seq > ?", *query.flag_clauses(), *contains]
+    params: list[Any] = [query.dataset_id, after, *contains_params]
+    if query.filters.labels:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM jsonb_object_keys(e.labels::jsonb) k WHERE k = ANY(?))"
+        )
+        params.append(list(query.filters.labels))
     sql = (
         f"SELECT e.seq, e.line FROM entries e WHERE {' AND '.join(clauses)} ORDER BY e.seq LIMIT ?"
     )
-    return query.rows(sql, (query.dataset_id, after, *contains_params, limit))
+    return query.rows(sql, (*params, limit))
 
 
 def _label_probe(labels: Sequence[str]) -> str:
