@@ -22,6 +22,10 @@ _INSERT_ENTRY = (
     "INSERT INTO entries (seq, dataset_id, source_ref, bucket, line, labels, is_labeled, "
     "has_errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_COPY_ENTRIES = (
+    "COPY entries (seq, dataset_id, source_ref, bucket, line, labels, is_labeled, has_errors) "
+    "FROM STDIN"
+)
 # A replacement keeps its source-ref: leaving it out of SET spares the unique index a rewrite.
 _UPDATE_ENTRY = (
     "UPDATE entries SET bucket = ?, line = ?, labels = ?, is_labeled = ?, has_errors = ? "
@@ -115,11 +119,15 @@ class EntryWriter:
             label_bits.add([label for label in entry.labels if label not in old_labels], seq)
             label_bits.remove([label for label in old_labels if label not in entry.labels], seq)
         if changed_rows:
+            # (On PostgreSQL an UPDATE ... FROM unnest(arrays) was slower: psycopg dumps arrays
+            # of long text in Python, 94 ms for 4,250 lines against 67 ms for executemany.)
             self._run(_UPDATE_ENTRY, changed_rows)
         if new_rows:
-            self._run(_INSERT_ENTRY, new_rows)
             if self.dialect == "sqlite":
+                self._run(_INSERT_ENTRY, new_rows)
                 self.conn.exec_driver_sql(_FTS_INSERT, [(row[0], row[2]) for row in new_rows])
+            else:
+                self._copy_entries(new_rows)
 
     def remove(self, seqs: Sequence[int]) -> None:
         """Take entries out of the dataset (DistributeDatasetEntries moves them)."""
@@ -168,6 +176,17 @@ class EntryWriter:
         return self.result
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _copy_entries(self, rows: list[tuple[Any, ...]]) -> None:
+        """PostgreSQL: new entries by COPY, one stream instead of a statement per row (each
+        parsed and planned anew: statements are not prepared, see `create_database_engine`)."""
+        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            with cursor.copy(_COPY_ENTRIES) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        finally:
+            cursor.close()
 
     def _run(self, sql: str, rows: list[Any]) -> None:
         self.conn.exec_driver_sql(adapt(sql, self.dialect), rows)

@@ -14,6 +14,7 @@ one ~512-byte row per (label, chunk): ~1,300 pages, and a CreateDataset writes o
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -30,6 +31,15 @@ _UPSERT = (
     "ON CONFLICT (dataset_id, label, chunk) DO UPDATE SET bits = excluded.bits"
 )
 _DELETE = "DELETE FROM label_chunks WHERE dataset_id = ? AND label = ? AND chunk = ?"
+_UPSERT_FROM_ARRAYS = (
+    "INSERT INTO label_chunks (dataset_id, label, chunk, bits) "
+    "SELECT ?, * FROM unnest(?::text[], ?::bigint[], ?::bytea[]) "
+    "ON CONFLICT (dataset_id, label, chunk) DO UPDATE SET bits = excluded.bits"
+)
+_DELETE_FROM_ARRAYS = (
+    "DELETE FROM label_chunks WHERE dataset_id = ? "
+    "AND (label, chunk) IN (SELECT * FROM unnest(?::text[], ?::bigint[]))"
+)
 
 
 def chunk_of(seq: int) -> int:
@@ -43,6 +53,11 @@ def bit_positions(value: int) -> Iterator[int]:
     while at >= 0:
         yield at
         at = text.find("1", at + 1)
+
+
+def _columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+    """Rows as one list per column (PostgreSQL takes them as arrays)."""
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def _stored_form(value: int) -> bytes:
@@ -115,10 +130,23 @@ class LabelBits:
                     upserts.append((self.dataset_id, label, chunk, _stored_form(new)))
                 else:
                     deletes.append((self.dataset_id, label, chunk))
-        if deletes:
-            self.conn.exec_driver_sql(adapt(_DELETE, self.dialect), deletes)
-        if upserts:
-            self.conn.exec_driver_sql(adapt(_UPSERT, self.dialect), upserts)
+        if self.dialect == "postgresql":
+            # One statement each over arrays: PostgreSQL would parse and plan every row's.
+            if deletes:
+                self.conn.exec_driver_sql(
+                    adapt(_DELETE_FROM_ARRAYS, self.dialect),
+                    (self.dataset_id, *_columns(deletes)[1:]),
+                )
+            if upserts:
+                self.conn.exec_driver_sql(
+                    adapt(_UPSERT_FROM_ARRAYS, self.dialect),
+                    (self.dataset_id, *_columns(upserts)[1:]),
+                )
+        else:
+            if deletes:
+                self.conn.exec_driver_sql(_DELETE, deletes)
+            if upserts:
+                self.conn.exec_driver_sql(_UPSERT, upserts)
         self._set.clear()
         self._clear.clear()
 
