@@ -1,8 +1,23 @@
 """manifestdb: a self-hosted, wire-compatible Amazon Rekognition Custom Labels dataset service."""
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-try:
-    __version__ = version("manifestdb")
-except PackageNotFoundError:  # running from a source tree without install
-    __version__ = "0.0.0"
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    __version__: str
+
+
+def __getattr__(name: str) -> str:
+    # `__version__` is looked up on first use: importlib.metadata costs ~30 ms, more than
+    # `manifestdb validate` needs to start.
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("manifestdb")
+    except PackageNotFoundError:  # running from a source tree without install
+        found = "0.0.0"
+    globals()["__version__"] = found
+    return found

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
-import logging
 import os
-import stat
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from manifestdb import __version__
 from manifestdb.commands.convert import convert_command
 from manifestdb.commands.export import export_command
 from manifestdb.commands.options import (
@@ -46,6 +41,8 @@ app.command("migrate")(migrate_command)
 
 def _version(value: bool) -> None:
     if value:
+        from manifestdb import __version__
+
         typer.echo(f"manifestdb {__version__}")
         raise typer.Exit()
 
@@ -123,6 +120,8 @@ def serve(
     ] = 60.0,
 ) -> None:
     """Serve the Rekognition dataset API over HTTP."""
+    import tempfile
+
     from manifestdb.wire.app import create_app
     from manifestdb.wire.authfile import AuthFileError
     from manifestdb.wire.server import run_server
@@ -238,6 +237,8 @@ def _check_auth_options(auth: str, auth_file: Path | None, host: str, insecure: 
 
 
 def _is_loopback(host: str) -> bool:
+    import ipaddress
+
     if host.lower() == "localhost":
         return True
     try:
@@ -248,6 +249,9 @@ def _is_loopback(host: str) -> bool:
 
 def _prepare_data_dir(data_dir: Path) -> None:
     """Create the data directory private (0700); warn when an existing one is not."""
+    import logging
+    import stat
+
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     mode = stat.S_IMODE(data_dir.stat().st_mode)
     if mode & 0o077:

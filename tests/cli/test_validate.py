@@ -220,3 +220,15 @@ def test_module_entry_point(tmp_path: Path) -> None:
     failed = subprocess.run([*command, "-"], input=b"\x00\x01", capture_output=True, check=False)
     assert failed.returncode == 1
     assert subprocess.run([*command, "/nonexistent"], capture_output=True).returncode == 2
+
+
+def test_cli_starts_without_what_validate_does_not_use() -> None:
+    """`manifestdb validate` starts fast (issue 6): importing the CLI loads no label format, no
+    AWS, database, HTTP or terminal library, and leaves the version to be looked up when asked."""
+    heavy = ["boto3", "botocore", "sqlalchemy", "starlette", "PIL", "rich", "importlib.metadata"]
+    heavy.append("manifestdb.manifest.formats")
+    code = f"import sys, manifestdb.cli; print(sorted(set({heavy!r}) & set(sys.modules)))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout == "[]\n"

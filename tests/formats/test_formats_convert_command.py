@@ -10,7 +10,8 @@ import orjson
 import pytest
 from moto import mock_aws
 
-from manifestdb.manifest.formats import FormatError, with_s3_prefix
+from manifestdb.commands.convert import FORMAT_NAMES
+from manifestdb.manifest.formats import FORMATS, FormatError, with_s3_prefix
 
 Convert = Callable[..., Any]
 
@@ -144,3 +145,8 @@ def test_s3_errors_exit_2(convert: Convert, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith("manifestdb convert: S3: ")
     assert "NoSuchBucket" in result.stderr
+
+
+def test_help_names_every_format() -> None:
+    """The help lists the formats without importing them (they are slow to import)."""
+    assert tuple(FORMATS) == FORMAT_NAMES

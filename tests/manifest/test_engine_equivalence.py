@@ -245,6 +245,80 @@ def test_changes_read_as_recorded(index: int) -> None:
     assert got == case["wants"]
 
 
+# -- lines judged without being stored (`manifestdb validate`) ------------------------------------
+
+
+def _unstored(result: Any) -> Any:
+    """A recorded `result_of` as `store=False` gives it: an Entry's line text left empty."""
+    if result is not None and result[0] == "E":
+        return [*result[:4], "", *result[5:]]
+    return result
+
+
+def test_lines_judged_as_recorded_when_not_stored() -> None:
+    """`store=False` judges every line as recorded, those nested too deeply to be written
+    included; only the stored text is left out."""
+    failures = []
+    for index in _ids("line"):
+        case = golden()[index]
+        limits = limits_of(case["limits"])
+        inputs = [(decode(case["raw"]), case["want"])]
+        if "t" in case["raw"]:
+            inputs.append((case["raw"]["t"], case.get("want_str", case["want"])))
+        for raw, want in inputs:
+            got = result_of(check_line(raw, case["number"], limits, store=False))
+            if got != _unstored(want):
+                failures.append((index, case["raw"], want, got))
+    assert not failures, f"{len(failures)} lines differ, first: {failures[0]}"
+
+
+def _reading(case: dict[str, Any], chunks: list[bytes], store_lines: bool) -> list[Any]:
+    """All a ChangeReader gives and counts for a change, its entries' line text left out."""
+    seen: list[Any] = []
+    reader = ChangeReader(
+        limits_of(case["limits"]),
+        is_manifest=case["is_manifest"],
+        keep_dropped=case["keep_dropped"],
+        on_dropped=seen.append,
+        store_lines=store_lines,
+    )
+    seen += [dataclasses.replace(entry, line="") for entry in reader.read(iter(chunks))]
+    counters = [reader.lines_read, reader.bytes_read, reader.entries, reader.labeled_entries]
+    counters += [reader.entries_with_errors, reader.dropped_count]
+    tallies = [reader.label_entries, reader.label_box_entries, reader.label_boxes]
+    return [seen, reader.dropped, counters, reader.code_counts, tallies, reader.buckets]
+
+
+@pytest.mark.parametrize("index", _ids("change") if GOLDEN.exists() else [])
+def test_changes_read_alike_when_lines_are_not_stored(index: int) -> None:
+    case = golden()[index]
+    for chunks in chunkings(case, golden()):
+        assert _reading(case, chunks, store_lines=False) == _reading(case, chunks, True)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(rng=st.randoms(use_true_random=False), limits=st.sampled_from(list(LIMITS.values())))
+def test_a_deep_value_anywhere_is_judged_alike_when_not_stored(
+    rng: random.Random, limits: Limits
+) -> None:
+    """Writing a line is how one nested too deeply is found: a line that is not written is
+    judged the same wherever an object or an array nests in it, however deep."""
+    line = realistic(rng, rng.randrange(10**6))
+    if rng.random() < 0.5:
+        line = mutate(rng, line)
+    _, target = rng.choice(list(_containers(line)))
+    deep: Any = rng.choice([1, "x", {}, []])
+    for _ in range(rng.choice([1, 3, 250, 253, 254, 255, 300])):
+        deep = rng.choice([[deep], {"k": deep}])
+    if isinstance(target, dict):
+        target[rng.choice(["extra", "user-data", "confidence", "depth", "k"])] = deep
+    else:
+        target.append(deep)
+    raw = json.dumps(line, separators=(",", ":")).encode()  # orjson does not write so deep
+    stored = result_of(check_line(raw, 3, limits))
+    assert result_of(check_line(raw, 3, limits, store=False)) == _unstored(stored)
+
+
 # -- the fast path against the general path ---------------------------------------------------
 
 

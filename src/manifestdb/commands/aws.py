@@ -16,8 +16,6 @@ from typing import Annotated, Any
 
 import typer
 
-from manifestdb import __version__
-
 DEFAULT_REGION = "us-east-1"
 RETRY_ATTEMPTS = 10
 
@@ -73,6 +71,8 @@ def rekognition_client(
 ) -> Any:
     """A Rekognition client for the given (or configured) profile, region and endpoint."""
     from botocore.config import Config
+
+    from manifestdb import __version__
 
     session, core = _sessions(profile, region)
     configured_endpoint = endpoint_url or core.get_config_variable("endpoint_url")

@@ -11,23 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from manifestdb.manifest.formats import (
-    ALIASES,
-    FORMATS,
-    Format,
-    FormatError,
-    Image,
-    ImageLocator,
-    Summary,
-    with_s3_prefix,
-)
-from manifestdb.manifest.formats.model import ClassIds, is_s3, normal_s3_prefix
+if TYPE_CHECKING:
+    from manifestdb.manifest.formats import Format, Image, Summary
 
-_NAMES = ", ".join(FORMATS)
+# The formats are imported when a conversion runs, not with the CLI: they take ~40 ms (PIL, XML),
+# which every other command would pay at start. Their names, for the help, are FORMATS' keys
+# (a test holds the two equal).
+FORMAT_NAMES = ("groundtruth", "multilabel", "coco", "yolo", "voc", "folders", "csv")
+_NAMES = ", ".join(FORMAT_NAMES)
 
 
 def convert_command(
@@ -71,6 +66,9 @@ def convert_command(
     ] = None,
 ) -> None:
     """Convert labels between Ground Truth manifests, COCO, YOLO, VOC, folders and CSV."""
+    from manifestdb.manifest.formats import FormatError, ImageLocator
+    from manifestdb.manifest.formats.model import normal_s3_prefix
+
     reader, writer = _format(from_format, "--from"), _format(to_format, "--to")
     _check_paths(source, reader, output, writer)
     try:
@@ -94,6 +92,8 @@ def convert_command(
 
 
 def _format(name: str, option: str) -> Format:
+    from manifestdb.manifest.formats import ALIASES, FORMATS
+
     found = FORMATS.get(ALIASES.get(name.lower(), name.lower()))
     if found is None:
         _fail(f"unknown format {name!r} for {option}; choose one of {_NAMES}")
@@ -101,6 +101,8 @@ def _format(name: str, option: str) -> Format:
 
 
 def _check_paths(source: str, reader: Format, output: str, writer: Format) -> None:
+    from manifestdb.manifest.formats.model import is_s3
+
     if source == "-" and reader.shape != "file":
         _fail(f"{reader.name} is read from a folder, not from stdin")
     if output == "-" and writer.shape != "file":
@@ -116,6 +118,8 @@ def _check_paths(source: str, reader: Format, output: str, writer: Format) -> No
 
 
 def _root(source: str, images: Path | None) -> Path | None:
+    from manifestdb.manifest.formats.model import is_s3
+
     if images is not None:
         if not images.is_dir():
             _fail(f"--images {images}: no such folder")
@@ -127,6 +131,8 @@ def _root(source: str, images: Path | None) -> Path | None:
 
 
 def _class_list(classes: Path | None, source: str, reader: Format) -> list[str] | None:
+    from manifestdb.manifest.formats.model import ClassIds
+
     if classes is not None:
         try:
             text = classes.read_text(encoding="utf-8-sig")
@@ -141,6 +147,8 @@ def _class_list(classes: Path | None, source: str, reader: Format) -> list[str] 
 
 
 def _known_labels(images: Iterable[Image], known: set[str]) -> Iterator[Image]:
+    from manifestdb.manifest.formats import FormatError
+
     for image in images:
         for label in [*image.labels, *(box.label for box in image.boxes)]:
             if label not in known:
@@ -151,6 +159,8 @@ def _known_labels(images: Iterable[Image], known: set[str]) -> Iterator[Image]:
 
 
 def _prefixed(images: Iterable[Image], prefix: str) -> Iterator[Image]:
+    from manifestdb.manifest.formats import with_s3_prefix
+
     for image in images:
         image.source_ref = with_s3_prefix(image.source_ref, prefix)
         yield image

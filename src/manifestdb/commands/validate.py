@@ -66,7 +66,11 @@ def validate_command(
         else (_TextReport(name))
     )
     reader = ChangeReader(
-        LIMIT_PROFILES[limits.value], is_manifest=True, keep_dropped=0, on_dropped=report.dropped
+        LIMIT_PROFILES[limits.value],
+        is_manifest=True,
+        keep_dropped=0,
+        on_dropped=report.dropped,
+        store_lines=False,  # judged, not stored: the normalized lines are never written
     )
     try:
         with stream if file != "-" else nullcontext():  # never close our own stdin
@@ -130,12 +134,13 @@ def _where(attribute: str | None, level: str, index: int | None) -> str:
 
 
 def _labels(reader: ChangeReader) -> list[dict[str, Any]]:
+    box_entries, boxes = reader.label_box_entries, reader.label_boxes
     return [
         {
             "name": label,
             "entries": entries,
-            "entries_with_boxes": reader.label_box_entries.get(label, 0),
-            "boxes": reader.label_boxes.get(label, 0),
+            "entries_with_boxes": box_entries.get(label, 0),
+            "boxes": boxes.get(label, 0),
         }
         for label, entries in sorted(reader.label_entries.items())
     ]

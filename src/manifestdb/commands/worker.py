@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -22,8 +19,6 @@ from manifestdb.commands.options import (
     limit_profile,
 )
 from manifestdb.config import Settings
-
-log = logging.getLogger("manifestdb")
 
 
 def worker_command(
@@ -43,9 +38,14 @@ def worker_command(
     log_level: LogLevel = "info",
 ) -> None:
     """Apply queued creates, updates, distributions and deletions; stop on SIGTERM or Ctrl-C."""
+    import logging
+    import signal
+    import threading
+
     from manifestdb.jobs.runner import Runner
     from manifestdb.store import Store
 
+    log = logging.getLogger("manifestdb")
     configure_logging(log_level)
     settings = Settings(
         data_dir=data_dir,
@@ -87,6 +87,8 @@ def migrate_command(
 
 
 def configure_logging(level: str) -> None:
+    import logging
+
     logging.basicConfig(
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

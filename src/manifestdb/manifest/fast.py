@@ -14,10 +14,14 @@ paths to each other and to recorded results.
 How it knows there is nothing to strip without a lookup per service key and object: a label
 object (a metadata, a box attribute, a box) whose number of keys is the number of the fields it
 was found to hold has no other key, so no service key and no `annotations` array to clean; one
-with more keys (user data) is accepted when it holds none of these (`_unmarked`,
-`_plain_metadata`). Top-level
+with more keys (user data) is accepted when it holds none of these (`_plain`). Top-level
 service keys are stripped first, as on the general path (which does it again, to no effect,
 when the line falls back to it).
+
+A line that is not stored (`store=False`) is not written either, and writing it is how a line
+nested too deeply is found: in such a line the fast path also turns down every object or array
+it does not judge (an array of user data, a further image size, an extra key of a label object
+holding one), so that a line it accepts is at most 4 levels deep, surely writable.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from manifestdb.manifest.types import Entry, Limits, Problem
 
 _MISSING: Final[Any] = object()
 _NUMBERS = (int, float)  # JSON numbers; bool is excluded by the exact type test
+_CONTAINERS = (dict, list)  # JSON objects and arrays
 _YES_NO = ("yes", "no")
 _CLASSIFICATION = codes.TYPE_CLASSIFICATION
 _MULTILABEL = codes.TYPE_CLASSIFICATION_MULTILABEL
@@ -44,18 +49,39 @@ _UNANNOTATED_PROBLEM = Problem(_UNANNOTATED.code, _UNANNOTATED.message(), "line"
 _UNANNOTATED_WARNINGS = [{"code": _UNANNOTATED.code, "message": _UNANNOTATED.message()}]
 _LABELED = {"is_labeled": True}
 _UNLABELED = {"is_labeled": False}
+# The fields of each label object that the fast path judges.
+_IMAGE_METADATA_FIELDS = frozenset(
+    {"class-name", "confidence", "human-annotated", "creation-date", "job-name", "type"}
+)
+_BOX_METADATA_FIELDS = frozenset(
+    {"objects", "class-map", "human-annotated", "creation-date", "job-name", "type"}
+)
+_BOX_ATTRIBUTE_FIELDS = frozenset({"image_size", "annotations"})
+_IMAGE_SIZE_FIELDS = frozenset({"width", "height", "depth"})
+_OBJECT_FIELDS = frozenset({"confidence"})
+_BOX_FIELDS = frozenset({"class_id", "left", "top", "width", "height"})
+_NOT_PLAIN = frozenset({*codes.SERVICE_KEYS, "annotations"})  # keys the general path changes
+# The class-map keys of the usual class ids, made once (and their hashes with them).
+_IDS = 256
+_ID_TEXT = tuple(str(class_id) for class_id in range(_IDS))
 
 
 def clean_entry(
-    line: dict[str, Any], line_number: int, source_ref: str, bucket: str, limits: Limits
+    line: dict[str, Any],
+    line_number: int,
+    source_ref: str,
+    bucket: str,
+    limits: Limits,
+    store: bool = True,
 ) -> Entry | None:
-    """The Entry of a line without problems, or None when the general path must judge it."""
+    """The Entry of a line without problems, or None when the general path must judge it;
+    with `store=False`, its `line` is left empty (see the module docstring)."""
     if "cl-metadata" in line or "errors" in line or "warnings" in line or "cl-errors" in line:
         strip_service_keys(line)
     labels: dict[str, int] = {}
     pairs = metadatas = 0
     longest = limits.max_label_name_chars
-    companion = None  # the metadata key of the last attribute: usually the next key
+    companion = ""  # the metadata key of the last attribute: usually the next key
     try:  # a missing metadata field: KeyError
         for key, value in line.items():
             if key == companion or key.endswith("-metadata"):
@@ -67,13 +93,19 @@ def clean_entry(
             companion = key + "-metadata"
             meta = line.get(companion, _MISSING)
             if type(meta) is not dict:
-                if meta is _MISSING and type(value) is not dict:
-                    continue  # user data: kept, not judged
+                # User data (not an object, nor an array unless the line is written): kept,
+                # not judged.
+                if (
+                    meta is _MISSING
+                    and type(value) is not dict
+                    and (store or type(value) is not list)
+                ):
+                    continue
                 return None
             pairs += 1
-            kind = meta.get("type")
+            kind = meta["type"]
             if kind == _BOXES:
-                if not _clean_boxes(value, meta, labels, limits):
+                if not _clean_boxes(value, meta, labels, limits, store):
                     return None
                 continue
             if kind != _CLASSIFICATION and kind != _MULTILABEL:
@@ -91,7 +123,10 @@ def clean_entry(
                 or meta["human-annotated"] not in _YES_NO
                 or type(meta["creation-date"]) is not str
                 or (job is not _MISSING and type(job) is not str)
-                or (len(meta) != (5 if job is _MISSING else 6) and not _plain_metadata(meta))
+                or (
+                    len(meta) != (5 if job is _MISSING else 6)
+                    and not _plain(meta, _IMAGE_METADATA_FIELDS, store)
+                )
             ):
                 return None
             labels.setdefault(label, 0)
@@ -100,73 +135,80 @@ def clean_entry(
     if metadatas != pairs:
         return None
     if pairs:
-        line["cl-metadata"] = _LABELED
-        return Entry(line_number, source_ref, bucket, dumps(line).decode(), True, False, labels, [])
-    # No label attribute, no object-valued key: WARNING_UNANNOTATED_RECORD only.
-    line["warnings"] = _UNANNOTATED_WARNINGS
-    line["cl-metadata"] = _UNLABELED
-    text = dumps(line).decode()
+        text = ""
+        if store:
+            line["cl-metadata"] = _LABELED
+            text = dumps(line).decode()
+        return Entry(line_number, source_ref, bucket, text, True, False, labels, [])
+    # No label attribute, no object or array: WARNING_UNANNOTATED_RECORD only.
+    text = ""
+    if store:
+        line["warnings"] = _UNANNOTATED_WARNINGS
+        line["cl-metadata"] = _UNLABELED
+        text = dumps(line).decode()
     return Entry(
         line_number, source_ref, bucket, text, False, False, labels, [_UNANNOTATED_PROBLEM]
     )
 
 
-def _clean_boxes(body: Any, meta: dict[str, Any], labels: dict[str, int], limits: Limits) -> bool:
+def _clean_boxes(
+    body: Any, meta: dict[str, Any], labels: dict[str, int], limits: Limits, store: bool
+) -> bool:
     """A box pair without problems (`attributes._judge_boxes`): add its labels, True; else
     False (and `labels` is to be thrown away)."""
-    if type(body) is not dict or (len(body) != 2 and not _unmarked(body)):
-        return False
-    sizes = body.get("image_size")
-    boxes = body.get("annotations")
-    if type(sizes) is not list or not sizes or type(boxes) is not list:
-        return False
-    size = sizes[0]
-    if type(size) is not dict:
-        return False
-    width = size.get("width")
-    height = size.get("height")
-    if (
-        type(width) is not int
-        or type(height) is not int
-        or type(size.get("depth")) is not int
-        or width < MIN_SIDE
-        or height < MIN_SIDE
-        or width > MAX_SIDE
-        or height > MAX_SIDE
-        or width > MAX_ASPECT * height
-        or height > MAX_ASPECT * width
-    ):
-        return False
-    count = len(boxes)
-    objects = meta.get("objects")
-    class_map = meta.get("class-map")
-    job = meta.get("job-name", _MISSING)
-    if (
-        not count  # no boxes: WARNING_NO_ANNOTATIONS
-        or count > limits.max_boxes_per_image
-        or type(objects) is not list
-        or len(objects) != count
-        or type(class_map) is not dict
-        or meta.get("human-annotated") not in _YES_NO
-        or type(meta.get("creation-date")) is not str
-        or (job is not _MISSING and type(job) is not str)
-        or (len(meta) != (5 if job is _MISSING else 6) and not _plain_metadata(meta))
-    ):
-        return False
-    longest = limits.max_label_name_chars
-    for label in class_map.values():
-        if type(label) is not str or not 0 < len(label) <= longest:
+    # A missing field or class id: KeyError; a value that is not a JSON object where one is
+    # needed: TypeError (cheaper to catch than to test for, on every box).
+    try:
+        if len(body) != 2 and not _plain(body, _BOX_ATTRIBUTE_FIELDS, store):
             return False
-    label_of = class_map.get
-    try:  # a missing confidence or box field: KeyError
-        for item in objects:
-            if type(item) is not dict:
+        sizes = body["image_size"]
+        boxes = body["annotations"]
+        if type(sizes) is not list or not sizes or type(boxes) is not list:
+            return False
+        size = sizes[0]
+        width = size["width"]
+        height = size["height"]
+        if (
+            type(width) is not int
+            or type(height) is not int
+            or type(size["depth"]) is not int
+            or width < MIN_SIDE
+            or height < MIN_SIDE
+            or width > MAX_SIDE
+            or height > MAX_SIDE
+            or width > MAX_ASPECT * height
+            or height > MAX_ASPECT * width
+        ):
+            return False
+        count = len(boxes)
+        objects = meta["objects"]
+        class_map = meta["class-map"]
+        job = meta.get("job-name", _MISSING)
+        if (
+            not count  # no boxes: WARNING_NO_ANNOTATIONS
+            or count > limits.max_boxes_per_image
+            or type(objects) is not list
+            or len(objects) != count
+            or type(class_map) is not dict
+            or meta["human-annotated"] not in _YES_NO
+            or type(meta["creation-date"]) is not str
+            or (job is not _MISSING and type(job) is not str)
+            or (
+                len(meta) != (5 if job is _MISSING else 6)
+                and not _plain(meta, _BOX_METADATA_FIELDS, store)
+            )
+        ):
+            return False
+        longest = limits.max_label_name_chars
+        for label in class_map.values():
+            if type(label) is not str or not 0 < len(label) <= longest:
                 return False
+        for item in objects:
             confidence = item["confidence"]
             if type(confidence) not in _NUMBERS or not 0 <= confidence <= 1:
                 return False
         for box in boxes:
-            if type(box) is not dict or (len(box) != 5 and not _unmarked(box)):
+            if len(box) != 5 and not _plain(box, _BOX_FIELDS, store):
                 return False
             class_id = box["class_id"]
             left = box["left"]
@@ -187,21 +229,37 @@ def _clean_boxes(body: Any, meta: dict[str, Any], labels: dict[str, int], limits
                 or top + box_height > height
             ):
                 return False
-            label = label_of(str(class_id))
-            if label is None:
-                return False
+            label = class_map[_ID_TEXT[class_id] if 0 <= class_id < _IDS else str(class_id)]
             labels[label] = labels.get(label, 0) + 1
-    except KeyError:
+        if store:
+            return True
+        # Not written: no further image size, and no extra key of the size or of an object
+        # holding an object or an array (see the module docstring).
+        if len(sizes) != 1 or (len(size) != 3 and not _plain(size, _IMAGE_SIZE_FIELDS, store)):
+            return False
+        for item in objects:
+            if len(item) != 1 and not _plain(item, _OBJECT_FIELDS, store):
+                return False
+        return True
+    except (KeyError, TypeError):
         return False
+
+
+def _plain(obj: Any, fields: frozenset[str], store: bool) -> bool:
+    """Whether the keys of label object `obj` besides its judged `fields` are plain user data:
+    none the general path strips or cleans (a service key; an `annotations` that is not a field,
+    whose elements it would clean) and, in a line that is not written, none holding an object or
+    an array (see the module docstring)."""
+    if type(obj) is not dict:
+        return False
+    if store:
+        return _unmarked(obj) and ("annotations" in fields or "annotations" not in obj)
+    for key in obj:
+        if key not in fields and (key in _NOT_PLAIN or type(obj[key]) in _CONTAINERS):
+            return False
     return True
 
 
 def _unmarked(obj: dict[str, Any]) -> bool:
     """No service key in a label object (the general path would strip it)."""
     return not ("errors" in obj or "warnings" in obj or "cl-metadata" in obj or "cl-errors" in obj)
-
-
-def _plain_metadata(meta: dict[str, Any]) -> bool:
-    """A metadata with keys besides its fields, none for the general path to strip or clean:
-    no service key, no `annotations` (it would clean the array's elements)."""
-    return _unmarked(meta) and "annotations" not in meta

@@ -53,14 +53,17 @@ _S3 = "s3://"
 _BUCKET = re.compile(r"[0-9A-Za-z._\-]{3,255}")
 _MAX_KEY_CHARS = 1024
 # ("s3://<bucket>/", bucket) of the last good source-ref: the lines of a change name one bucket
-# (see _bucket_of). Replaced whole, never changed: threads see one pair or another, both true.
+# (see check_line). Replaced whole, never changed: threads see one pair or another, both true.
 _last_bucket = ("", "")
 
 
 def check_line(
-    raw: bytes | str, line_number: int, limits: Limits = AWS_LIMITS
+    raw: bytes | str, line_number: int, limits: Limits = AWS_LIMITS, store: bool = True
 ) -> Entry | Dropped | None:
-    """Judge one line (without its newline): None when blank, else Dropped or an Entry."""
+    """Judge one line (without its newline): None when blank, else Dropped or an Entry.
+
+    `store=False` leaves the Entry's `line` empty, for a caller that stores nothing: the line
+    is judged the same (a line nested too deeply to be written is dropped all the same)."""
     if isinstance(raw, str):
         if not raw.strip(BLANK):
             return None
@@ -89,12 +92,23 @@ def check_line(
             else codes.SOURCE_REF_NOT_STRING
         )
         return _dropped(raw, line_number, reason)
-    bucket = _bucket_of(source_ref)
-    if bucket is None:
-        return _dropped(raw, line_number, codes.SOURCE_REF_BAD_FORMAT)
+    # The lines of a change name one bucket: the previous good source-ref's `s3://<bucket>/`
+    # leaves only the key's length to check (else `_bucket_of` parses it whole).
+    prefix, bucket = _last_bucket
+    if not (
+        prefix
+        and source_ref.startswith(prefix)
+        and 0 < len(source_ref) - len(prefix) <= _MAX_KEY_CHARS
+    ):
+        found = _bucket_of(source_ref)
+        if found is None:
+            return _dropped(raw, line_number, codes.SOURCE_REF_BAD_FORMAT)
+        bucket = found
     try:
-        entry = clean_entry(parsed, line_number, source_ref, bucket, limits)
-        return _judge(parsed, line_number, source_ref, bucket, limits) if entry is None else entry
+        entry = clean_entry(parsed, line_number, source_ref, bucket, limits, store)
+        if entry is None:
+            return _judge(parsed, line_number, source_ref, bucket, limits, store)
+        return entry
     except orjson.JSONEncodeError:  # nested deeper than orjson writes (255 levels)
         return _dropped(raw, line_number, codes.LINE_TOO_DEEP)
 
@@ -133,17 +147,12 @@ def _dropped(raw: bytes | str, line_number: int, reason: codes.DropReason) -> Dr
 
 
 def _bucket_of(source_ref: str) -> str | None:
-    """The bucket of an `s3://bucket/key` URL, or None when it is not one.
+    """The bucket of an `s3://bucket/key` URL, or None when it is not one; remembered (for
+    `check_line`) when it is.
 
     The bucket runs from the scheme to the first `/` (it cannot hold one) and the key, after
-    it, has 1..1024 characters of any kind. A source-ref that starts with the last good one's
-    `s3://<bucket>/` has that bucket: only the key's length is left to check."""
+    it, has 1..1024 characters of any kind."""
     global _last_bucket
-    prefix, bucket = _last_bucket
-    if prefix and source_ref.startswith(prefix):
-        if 0 < len(source_ref) - len(prefix) <= _MAX_KEY_CHARS:
-            return bucket
-        return None
     if not source_ref.startswith(_S3):
         return None
     slash = source_ref.find("/", 5)
@@ -162,6 +171,7 @@ def _judge(
     source_ref: str,
     bucket: str,
     limits: Limits,
+    store: bool = True,
 ) -> Entry:
     strip_service_keys(line)
     marks = Marks(line)
@@ -180,11 +190,14 @@ def _judge(
     marks.apply()
     is_labeled = bool(pairs)
     line["cl-metadata"] = {"is_labeled": is_labeled}
+    # Written even when not stored: writing is how a line nested too deeply is found, and such
+    # a line comes here, not through the fast path.
+    text = orjson.dumps(line)
     return Entry(
         line_number=line_number,
         source_ref=source_ref,
         bucket=bucket,
-        line=orjson.dumps(line).decode(),
+        line=text.decode() if store else "",
         is_labeled=is_labeled,
         has_errors=marks.has_errors,
         labels=labels,

@@ -57,7 +57,9 @@ class Entry:
     line_number: int
     source_ref: str
     bucket: str
-    line: str  # compact JSON, user's key order, errors/warnings inserted, cl-metadata last
+    # Compact JSON, user's key order, errors/warnings inserted, cl-metadata last; "" when the
+    # line was judged without being stored (`check_line(..., store=False)`).
+    line: str
     is_labeled: bool
     has_errors: bool
     labels: dict[str, int]  # label name -> number of valid boxes with it (0: image-level only)
