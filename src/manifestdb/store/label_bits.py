@@ -121,7 +121,8 @@ class LabelBits:
                 old = stored.get(chunk, 0)
                 new = old
                 if chunk in clear_chunks:
-                    new &= ~int.from_bytes(clear_chunks[chunk], "little")
+                    # old & ~clear, without a negative (two's complement) 4,096-bit integer
+                    new ^= new & int.from_bytes(clear_chunks[chunk], "little")
                 if chunk in set_chunks:
                     new |= int.from_bytes(set_chunks[chunk], "little")
                 if new == old:
