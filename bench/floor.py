@@ -5,8 +5,8 @@
 Builds a bare table holding the first N lines of FILE (like a dataset of N entries), keyed by
 (dataset, source-ref) and with no other index, then for each payload, timed: parse it line by
 line with orjson, and upsert the (source-ref, line) rows in ONE transaction (WAL,
-synchronous=NORMAL, a 64 MiB cache: the server's writer has 16 MiB). The WAL is checkpointed after each timed
-run, off the clock, as the server does off its request path. Prints JSON:
+synchronous=NORMAL, a 64 MiB cache: the server's writer has 16 MiB). The WAL is checkpointed
+after each timed run, off the clock, as the server does off its request path. Prints JSON:
 `{"entries": N, "fill_s": ..., "runs_s": [...], "rows": [...]}`.
 
 Several `--entries` measure several sizes in turn, in one table filled further between sizes;
