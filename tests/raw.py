@@ -31,6 +31,11 @@ class Answer:
     def json(self) -> Any:
         return orjson.loads(self.body)
 
+    @property
+    def code(self) -> str:
+        """The `__type` of an error answer."""
+        return str(self.json["__type"])
+
     def for_botocore(self) -> dict[str, Any]:
         """The response dict botocore's parsers take."""
         return {"status_code": self.status, "headers": dict(self.headers), "body": self.body}

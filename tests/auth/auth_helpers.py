@@ -20,6 +20,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
+from raw import Answer
 from server_support import Server
 
 ACCOUNT_A = "111122223333"
@@ -86,23 +87,6 @@ def client(server: Server, key: Key, region: str = "us-east-1", **config: Any) -
     )
 
 
-@dataclass
-class Raw:
-    """A raw HTTP answer."""
-
-    status: int
-    headers: Any
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return orjson.loads(self.body)
-
-    @property
-    def code(self) -> str:
-        return str(self.json["__type"])
-
-
 def signed_request(
     server: Server,
     key: Key,
@@ -137,7 +121,7 @@ def send(
     body: bytes | None = None,
     drop: tuple[str, ...] = (),
     **changed: str,
-) -> Raw:
+) -> Answer:
     """Send a signed request, optionally with another body or headers changed after signing."""
     headers = {
         k: v for k, v in request.headers.items() if k.lower() not in {d.lower() for d in drop}
@@ -145,14 +129,14 @@ def send(
     headers.update({name.replace("_", "-"): value for name, value in changed.items()})
     data = request.body if body is None else body
     response = _HTTP.request(request.method, request.url, body=data, headers=headers)
-    return Raw(response.status, response.headers, response.data)
+    return Answer(response.status, response.headers, response.data)
 
 
-def raw_post(server: Server, operation: str, params: dict[str, Any], **headers: str) -> Raw:
+def raw_post(server: Server, operation: str, params: dict[str, Any], **headers: str) -> Answer:
     named = {"X-Amz-Target": TARGET_PREFIX + operation, "Content-Type": CONTENT_TYPE}
     named.update({name.replace("_", "-"): value for name, value in headers.items()})
     response = _HTTP.request("POST", server.url + "/", body=orjson.dumps(params), headers=named)
-    return Raw(response.status, response.headers, response.data)
+    return Answer(response.status, response.headers, response.data)
 
 
 def error_of(call: Any) -> dict[str, Any]:

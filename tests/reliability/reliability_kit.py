@@ -22,6 +22,8 @@ from typing import Any
 import orjson
 import urllib3
 
+from raw import Answer
+
 ROOT = Path(__file__).resolve().parents[2]
 DB_FILE = "manifestdb.sqlite3"
 MAX_CHANGE = 5 * 1024 * 1024  # the largest legal Changes.GroundTruth
@@ -51,17 +53,6 @@ def bench_data() -> ModuleType:
 # -- raw AWS JSON 1.1 calls ------------------------------------------------------------------
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: Any
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return orjson.loads(self.body)
-
-
 class Api:
     """Raw calls to one server (a pool of its own, so a restarted server gets fresh sockets)."""
 
@@ -71,14 +62,14 @@ class Api:
             maxsize=32, retries=False, timeout=urllib3.Timeout(connect=5, read=read_timeout)
         )
 
-    def call(self, operation: str, params: dict[str, Any]) -> Reply:
+    def call(self, operation: str, params: dict[str, Any]) -> Answer:
         response = self.http.request(
             "POST",
             self.url + "/",
             body=orjson.dumps(params),
             headers={"X-Amz-Target": TARGET + operation, "Content-Type": JSON_11},
         )
-        return Reply(response.status, response.headers, response.data)
+        return Answer(response.status, response.headers, response.data)
 
     def ok(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         reply = self.call(operation, params)
@@ -120,7 +111,7 @@ def new_dataset(api: Api, name: str) -> str:
     return str(arn)
 
 
-def update(api: Api, arn: str, payload: bytes) -> Reply:
+def update(api: Api, arn: str, payload: bytes) -> Answer:
     import base64
 
     return api.call(
