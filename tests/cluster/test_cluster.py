@@ -20,10 +20,8 @@ from botocore.exceptions import ClientError
 
 from lines import image_line, manifest
 from server_support import (
-    PostgresDatabases,
     Server,
     all_entries,
-    postgres_problem,
     wait_for_status,
 )
 
@@ -65,16 +63,6 @@ class Worker:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
-
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    problem = postgres_problem()
-    if problem:
-        pytest.skip(problem)
-    databases = PostgresDatabases()
-    yield databases.create()
-    databases.drop_all()
 
 
 @pytest.fixture

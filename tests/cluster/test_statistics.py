@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -12,24 +11,12 @@ import pytest
 
 from lines import image_line, manifest
 from server_support import (
-    PostgresDatabases,
     Server,
     new_dataset,
-    postgres_problem,
     wait_for_status,
 )
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    problem = postgres_problem()
-    if problem:
-        pytest.skip(problem)
-    databases = PostgresDatabases()
-    yield databases.create()
-    databases.drop_all()
 
 
 def _statistics(url: str) -> tuple[object, float]:
