@@ -82,18 +82,24 @@ def fill(conn: sqlite3.Connection, manifest: Path, start: int, stop: int) -> flo
     return time.perf_counter() - began
 
 
-def apply(conn: sqlite3.Connection, payload: bytes) -> tuple[float, int]:
-    """The floor itself: parse every line with orjson, upsert (source-ref, line) rows, commit.
-    Then, off the clock, the rows it added are removed again, so that every run of a size
-    starts from exactly that many rows, and the WAL is checkpointed."""
-    top = int(conn.execute("SELECT coalesce(max(rowid), 0) FROM entries").fetchone()[0])
-    began = time.perf_counter()
+def payload_rows(payload: bytes) -> list[tuple[int, str, str]]:
+    """The timed parse of both floors: each line with orjson, as (dataset, source-ref, line)."""
     rows = []
     for raw in payload.splitlines():
         if not raw.strip():
             continue
         record = orjson.loads(raw)
         rows.append((DATASET, record["source-ref"], raw.decode()))
+    return rows
+
+
+def apply(conn: sqlite3.Connection, payload: bytes) -> tuple[float, int]:
+    """The floor itself: parse every line with orjson, upsert (source-ref, line) rows, commit.
+    Then, off the clock, the rows it added are removed again, so that every run of a size
+    starts from exactly that many rows, and the WAL is checkpointed."""
+    top = int(conn.execute("SELECT coalesce(max(rowid), 0) FROM entries").fetchone()[0])
+    began = time.perf_counter()
+    rows = payload_rows(payload)
     conn.execute("BEGIN IMMEDIATE")
     conn.executemany(UPSERT, rows)
     conn.execute("COMMIT")

@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 import psycopg
-from floor import DATASET, manifest_rows
+from floor import DATASET, manifest_rows, payload_rows
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -58,12 +58,7 @@ def apply(conn: psycopg.Connection[Any], payload: bytes) -> tuple[float, int]:
     Then, off the clock, the rows it added are deleted (by their source-refs, through the key)."""
     top = conn.execute(LAST_ID).fetchall()[0][0]
     began = time.perf_counter()
-    rows = []
-    for raw in payload.splitlines():
-        if not raw.strip():
-            continue
-        record = orjson.loads(raw)
-        rows.append((DATASET, record["source-ref"], raw.decode()))
+    rows = payload_rows(payload)
     with conn.transaction():
         conn.cursor().executemany(UPSERT, rows)
     elapsed = time.perf_counter() - began
