@@ -113,20 +113,13 @@ def clean_entry(
             # An image-level pair (`attributes._judge_image_label`).
             label = meta["class-name"]
             confidence = meta["confidence"]
-            job = meta.get("job-name", _MISSING)
             if (
                 type(value) is not int
                 or type(label) is not str
                 or not 0 < len(label) <= longest
                 or type(confidence) not in _NUMBERS
                 or not 0 <= confidence <= 1
-                or meta["human-annotated"] not in _YES_NO
-                or type(meta["creation-date"]) is not str
-                or (job is not _MISSING and type(job) is not str)
-                or (
-                    len(meta) != (5 if job is _MISSING else 6)
-                    and not _plain(meta, _IMAGE_METADATA_FIELDS, store)
-                )
+                or not _clean_metadata(meta, _IMAGE_METADATA_FIELDS, store)
             ):
                 return None
             labels.setdefault(label, 0)
@@ -183,20 +176,13 @@ def _clean_boxes(
         count = len(boxes)
         objects = meta["objects"]
         class_map = meta["class-map"]
-        job = meta.get("job-name", _MISSING)
         if (
             not count  # no boxes: WARNING_NO_ANNOTATIONS
             or count > limits.max_boxes_per_image
             or type(objects) is not list
             or len(objects) != count
             or type(class_map) is not dict
-            or meta["human-annotated"] not in _YES_NO
-            or type(meta["creation-date"]) is not str
-            or (job is not _MISSING and type(job) is not str)
-            or (
-                len(meta) != (5 if job is _MISSING else 6)
-                and not _plain(meta, _BOX_METADATA_FIELDS, store)
-            )
+            or not _clean_metadata(meta, _BOX_METADATA_FIELDS, store)
         ):
             return False
         longest = limits.max_label_name_chars
@@ -243,6 +229,19 @@ def _clean_boxes(
         return True
     except (KeyError, TypeError):
         return False
+
+
+def _clean_metadata(meta: dict[str, Any], fields: frozenset[str], store: bool) -> bool:
+    """The metadata fields both kinds of pair judge alike: `human-annotated`, `creation-date`,
+    an optional `job-name`, and any other key plain user data. A missing field: KeyError, which
+    the callers catch."""
+    job = meta.get("job-name", _MISSING)
+    return (
+        meta["human-annotated"] in _YES_NO
+        and type(meta["creation-date"]) is str
+        and (job is _MISSING or type(job) is str)
+        and (len(meta) == (5 if job is _MISSING else 6) or _plain(meta, fields, store))
+    )
 
 
 def _plain(obj: Any, fields: frozenset[str], store: bool) -> bool:
