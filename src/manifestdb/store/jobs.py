@@ -14,13 +14,13 @@ from manifestdb.store.schema import job_payloads, jobs, update_reports
 REPORTS_KEPT = 100
 
 
+def _claimed_by(job: JobRecord) -> tuple[Any, ...]:
+    """This claim of the job: the same worker and attempt, whatever the job's state now."""
+    return (jobs.c.id == job.id, jobs.c.claimed_by == job.worker, jobs.c.attempts == job.attempts)
+
+
 def _held_by(job: JobRecord) -> tuple[Any, ...]:
-    return (
-        jobs.c.id == job.id,
-        jobs.c.state == "running",
-        jobs.c.claimed_by == job.worker,
-        jobs.c.attempts == job.attempts,
-    )
+    return (*_claimed_by(job), jobs.c.state == "running")
 
 
 class JobQueries:
@@ -119,12 +119,7 @@ class JobQueries:
         if result.rowcount == 1:
             return True
         finished_by_us = self.conn.execute(
-            select(jobs.c.id).where(
-                jobs.c.id == job.id,
-                jobs.c.state.in_(["done", "failed"]),
-                jobs.c.claimed_by == job.worker,
-                jobs.c.attempts == job.attempts,
-            )
+            select(jobs.c.id).where(*_claimed_by(job), jobs.c.state.in_(["done", "failed"]))
         ).first()
         return finished_by_us is not None
 
