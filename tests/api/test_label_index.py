@@ -1,5 +1,7 @@
-"""The label index (bitmaps of 4,096 seqs) under ContainsLabels: across chunk boundaries, through
-replacements that add and remove labels, and when a label's last entry goes."""
+"""The label index (bitmaps over seqs) under ContainsLabels, through the service: labels alone and
+together, small pages, other filters, replacements that add and remove labels, and a label's last
+entry going. Chunk edges, which need seqs no API call can choose, are in
+`tests/store/test_label_chunk_edges.py`."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import pytest
 from lines import box_line, image_line, manifest
 from server_support import all_entries, new_dataset, wait_for_status
 
-COUNT = 9000  # spans at least two chunk boundaries, wherever the dataset's seqs start
+COUNT = 9000
 
 
 def _ref(i: int) -> str:
@@ -21,7 +23,7 @@ def _labels_of(i: int) -> tuple[str, ...]:
     labels = []
     if i % 3 == 0:
         labels.append("three")
-    if i % 1000 in (0, 999):  # near both sides of many chunk edges
+    if i % 1000 in (0, 999):
         labels.append("rare")
     if i % 5 == 0:
         labels.append("five")
@@ -48,7 +50,7 @@ def big(rekognition: Any) -> tuple[str, dict[int, tuple[str, ...]]]:
     return arn, labels
 
 
-def test_each_label_and_their_union_across_chunks(
+def test_each_label_and_their_union(
     rekognition: Any, big: tuple[str, dict[int, tuple[str, ...]]]
 ) -> None:
     arn, labels = big

@@ -1,4 +1,5 @@
-"""Fixtures for the store tests: an empty database of each backend, for migrations."""
+"""Fixtures for the store tests: an empty database of each backend (for migrations), or a
+migrated Store on it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine
 
+from manifestdb.store import Store
 from server_support import PostgresDatabases, postgres_problem
 
 
@@ -28,3 +30,11 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
         yield engine
         engine.dispose()
+
+
+@pytest.fixture
+def store(engine: Engine) -> Iterator[Store]:
+    """A migrated Store on the database of `engine` (each backend)."""
+    opened = Store(engine.url.render_as_string(hide_password=False))
+    yield opened
+    opened.close()

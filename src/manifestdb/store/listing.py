@@ -4,8 +4,8 @@ Which index drives a page:
 - `SourceRefContains` of 3+ characters: the trigram index (SQLite: the FTS5 table, walked in seq
   order with the other filters checked per candidate; PostgreSQL: pg_trgm through `LIKE`, the
   planner choosing between it and the seq order, labels checked per candidate);
-- `ContainsLabels`: the label bitmaps (`label_chunks`), a few chunks per label at a time, ORed in
-  seq order;
+- `ContainsLabels`: the label bitmaps (`label_chunks`), a chunk per label at a time, ORed in seq
+  order;
 - otherwise: `entries` by (dataset, seq), or its partial index for `Labeled=false` /
   `HasErrors=true`.
 A substring shorter than 3 characters cannot use trigrams and is checked row by row.
@@ -23,7 +23,7 @@ from manifestdb.store.label_bits import SHIFT, bit_positions, chunk_of
 from manifestdb.store.records import EntryPage
 from manifestdb.store.sql import false, raw_rows, true
 
-LABEL_CHUNKS = 4  # bitmap chunks read per label and round (up to 4 x 4,096 seqs)
+LABEL_CHUNKS = 1  # bitmap chunks read per label and round (65,536 seqs each)
 FETCH_MIN = 64  # candidates fetched per statement at least
 FETCH_MAX = 2048  # and at most
 TRIGRAMS = 4  # trigrams of a SourceRefContains substring the FTS5 query asks for
@@ -161,7 +161,7 @@ def _by_fts(query: _Query, after: int, limit: int) -> list[Any]:
 
 
 def _by_labels(query: _Query, after: int, limit: int) -> list[Any]:
-    """OR the labels' bitmaps a few chunks at a time; fetch the candidates in seq order."""
+    """OR the labels' bitmaps a chunk at a time; fetch the candidates in seq order."""
     found: list[Any] = []
     first = chunk_of(after)
     fetch = max(FETCH_MIN, limit)
@@ -184,11 +184,8 @@ def _by_labels(query: _Query, after: int, limit: int) -> list[Any]:
             if bound is not None and chunk > bound:
                 break
             base = chunk << SHIFT
-            for position in bit_positions(merged[chunk]):
-                seq = base + position
-                if seq <= after:
-                    continue
-                candidates.append(seq)
+            for position in bit_positions(merged[chunk], max(0, after + 1 - base)):
+                candidates.append(base + position)
                 if len(candidates) == fetch:
                     found.extend(_fetch(query, candidates))
                     candidates = []

@@ -103,6 +103,8 @@ entries = Table(
 
 # Which entries carry which label, as bitmaps over seqs (see `label_bits`): bit
 # `seq % CHUNK_BITS` of (dataset, label, seq // CHUNK_BITS). Serves ContainsLabels in seq order.
+# A rowid table on SQLite (an 8 KiB bitmap overflows a WITHOUT ROWID cell); on PostgreSQL `bits`
+# is stored out of line, uncompressed (migration 0006).
 label_chunks = Table(
     "label_chunks",
     metadata,
@@ -110,7 +112,6 @@ label_chunks = Table(
     Column("label", String(255), primary_key=True),
     Column("chunk", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     Column("bits", LargeBinary, nullable=False),
-    sqlite_with_rowid=False,
 )
 
 # Per-label counters kept in the write transaction: ListDatasetLabels reads them as they are.
