@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import orjson
 import pytest
 from sqlalchemy import text
+from store_support import new_dataset
 
 from lines import image_line
 from manifestdb.manifest import Entry, check_line
@@ -75,27 +76,8 @@ def _with(labels: dict[int, tuple[str, ...]], *wanted: str) -> list[int]:
 @pytest.fixture
 def dataset(store: Store) -> int:
     """An empty dataset whose first entry will get seq FIRST_SEQ."""
+    dataset_id = new_dataset(store)
     with store.write() as tx:
-        project = tx.insert_project(
-            account="123456789012",
-            region="us-east-1",
-            name="p",
-            arn="arn:aws:rekognition:us-east-1:123456789012:project/p/1",
-            feature="CUSTOM_LABELS",
-            auto_update=None,
-            status="CREATED",
-            created_at=0.0,
-        )
-        dataset = tx.insert_dataset(
-            project_id=project.id,
-            account="123456789012",
-            arn="arn:aws:rekognition:us-east-1:123456789012:project/p/dataset/train/1",
-            dataset_type="TRAIN",
-            status="CREATE_COMPLETE",
-            status_message="",
-            status_message_code="SUCCESS",
-            created_at=0.0,
-        )
         if store.dialect == "postgresql":
             tx.conn.execute(text(f"SELECT setval('entry_seq', {FIRST_SEQ - 1})"))
         else:  # another dataset's entry holds the seq before
@@ -105,9 +87,9 @@ def dataset(store: Store) -> int:
                     "is_labeled, has_errors) VALUES (:seq, :other, 's3://b/x.jpg', 'b', '{}', "
                     "'{}', 0, 0)"
                 ),
-                {"seq": FIRST_SEQ - 1, "other": dataset.id + 1},
+                {"seq": FIRST_SEQ - 1, "other": dataset_id + 1},
             )
-    return dataset.id
+    return dataset_id
 
 
 def test_labels_across_a_chunk_edge(store: Store, dataset: int) -> None:

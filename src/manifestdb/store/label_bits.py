@@ -20,7 +20,6 @@ adds at the end of a dataset rewrites little more than the pages of its last chu
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
 
 from sqlalchemy import Connection
 
@@ -38,15 +37,6 @@ _UPSERT = (
     "ON CONFLICT (dataset_id, label, chunk) DO UPDATE SET bits = excluded.bits"
 )
 _DELETE = "DELETE FROM label_chunks WHERE dataset_id = ? AND label = ? AND chunk = ?"
-_UPSERT_FROM_ARRAYS = (
-    "INSERT INTO label_chunks (dataset_id, label, chunk, bits) "
-    "SELECT ?, * FROM unnest(?::text[], ?::bigint[], ?::bytea[]) "
-    "ON CONFLICT (dataset_id, label, chunk) DO UPDATE SET bits = excluded.bits"
-)
-_DELETE_FROM_ARRAYS = (
-    "DELETE FROM label_chunks WHERE dataset_id = ? "
-    "AND (label, chunk) IN (SELECT * FROM unnest(?::text[], ?::bigint[]))"
-)
 
 
 def chunk_of(seq: int) -> int:
@@ -71,11 +61,6 @@ def bit_positions(value: int, start: int = 0) -> Iterator[int]:
                 at = text.find("1", at + 1)
         value >>= WINDOW
         base += WINDOW
-
-
-def _columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
-    """Rows as one list per column (PostgreSQL takes them as arrays)."""
-    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def _stored_form(value: int) -> bytes:
@@ -144,23 +129,12 @@ class LabelBits:
                     upserts.append((self.dataset_id, label, chunk, _stored_form(new)))
                 else:
                     deletes.append((self.dataset_id, label, chunk))
-        if self.dialect == "postgresql":
-            # One statement each over arrays: PostgreSQL would parse and plan every row's.
-            if deletes:
-                self.conn.exec_driver_sql(
-                    adapt(_DELETE_FROM_ARRAYS, self.dialect),
-                    (self.dataset_id, *_columns(deletes)[1:]),
-                )
-            if upserts:
-                self.conn.exec_driver_sql(
-                    adapt(_UPSERT_FROM_ARRAYS, self.dialect),
-                    (self.dataset_id, *_columns(upserts)[1:]),
-                )
-        else:
-            if deletes:
-                self.conn.exec_driver_sql(_DELETE, deletes)
-            if upserts:
-                self.conn.exec_driver_sql(_UPSERT, upserts)
+        # A statement per row, pipelined by psycopg on PostgreSQL: with rows of 8 KiB, one
+        # statement over arrays was slower there (an 800-row upsert: 290 ms against 50 ms).
+        if deletes:
+            self.conn.exec_driver_sql(adapt(_DELETE, self.dialect), deletes)
+        if upserts:
+            self.conn.exec_driver_sql(adapt(_UPSERT, self.dialect), upserts)
         self._set.clear()
         self._clear.clear()
 

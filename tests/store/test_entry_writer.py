@@ -1,0 +1,85 @@
+"""EntryWriter replacing entries in several batches of one transaction (on PostgreSQL through a
+temporary table reused batch after batch and transaction after transaction), and what a rolled
+back write leaves: the lines as they were, and a writer that works on the same connection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import orjson
+import pytest
+from sqlalchemy import text
+from store_support import new_dataset
+
+from lines import image_line
+from manifestdb.manifest import Entry, check_line
+from manifestdb.store import Store
+
+COUNT = 1700  # four batches of the writer
+
+
+def _entries(version: str, count: int = COUNT) -> Iterator[Entry]:
+    for i in range(count):
+        line = image_line(f"s3://bucket/img/{i:05d}.jpg", f"label-{version}", f"n{i % 7}")
+        entry = check_line(orjson.dumps(line), i + 1)
+        assert isinstance(entry, Entry)
+        yield entry
+
+
+def _write(store: Store, dataset_id: int, entries: Iterator[Entry], fail: bool = False) -> None:
+    batch = list(entries)
+    with store.write() as tx:
+        writer = tx.entry_writer(dataset_id)
+        for start in range(0, len(batch), 500):
+            writer.upsert(batch[start : start + 500])
+        writer.finish()
+        if fail:
+            raise RuntimeError("the job fails after writing")
+
+
+def _stored(store: Store, dataset_id: int) -> dict[str, set[str]]:
+    """Each stored entry's labels, read from its stored line (and its label column agrees)."""
+    with store.read() as tx:
+        rows = tx.conn.execute(
+            text("SELECT source_ref, line, labels FROM entries WHERE dataset_id = :d"),
+            {"d": dataset_id},
+        )
+        stored = {}
+        for ref, line, labels in rows:
+            names = {
+                value["class-name"]
+                for key, value in orjson.loads(line).items()
+                if key.endswith("-metadata") and "class-name" in value
+            }
+            assert names == set(orjson.loads(labels)), line
+            stored[ref] = names
+        return stored
+
+
+def test_replacements_in_several_batches_and_transactions(store: Store) -> None:
+    dataset_id = new_dataset(store)
+    _write(store, dataset_id, _entries("a"))
+    for version in ("b", "c"):  # the second one reuses the connection's temporary table
+        _write(store, dataset_id, _entries(version))
+        stored = _stored(store, dataset_id)
+        assert len(stored) == COUNT
+        assert all(f"label-{version}" in names for names in stored.values()), version
+        assert not any("label-a" in names for names in stored.values())
+    with store.read() as tx:
+        dataset = tx.dataset_by_id(dataset_id)
+        labels = {stats.label: stats.entry_count for stats in tx.label_page(dataset_id, None, 50)}
+    assert dataset is not None and dataset.total_entries == COUNT
+    assert labels["label-c"] == COUNT and "label-a" not in labels and "label-b" not in labels
+
+
+def test_a_rolled_back_write_leaves_the_lines_and_the_next_write_works(store: Store) -> None:
+    dataset_id = new_dataset(store)
+    _write(store, dataset_id, _entries("a"))
+    with pytest.raises(RuntimeError):
+        _write(store, dataset_id, _entries("b"), fail=True)
+    stored = _stored(store, dataset_id)
+    assert all("label-a" in names and "label-b" not in names for names in stored.values())
+    _write(store, dataset_id, _entries("c", 600))
+    stored = _stored(store, dataset_id)
+    changed = [ref for ref, names in stored.items() if "label-c" in names]
+    assert len(changed) == 600 and len(stored) == COUNT
