@@ -75,6 +75,8 @@ def test_no_filter_returns_everything_in_order_of_addition(rekognition: Any, mix
         ({"SourceRefContains": "CATS"}, lambda i: False),
         ({"SourceRefContains": "absent-substring"}, lambda i: False),
         ({"SourceRefContains": "1"}, lambda i: "1" in f"img{i:04d}.jpg"),
+        ({"SourceRefContains": "s/img001"}, lambda i: 10 <= i < 20),  # "s/i": not a word
+        ({"SourceRefContains": "s/i"}, lambda i: True),  # no trigram of letters and digits
         (
             {"ContainsLabels": ["green"], "SourceRefContains": "dogs"},
             lambda i: label_of(i) == "green" and i % 2 == 0,

@@ -2,8 +2,9 @@
 
 Which index drives a page:
 - `SourceRefContains` of 3+ characters: the trigram index (SQLite: the FTS5 table, walked in seq
-  order with the other filters checked per candidate; PostgreSQL: pg_trgm through `LIKE`, the
-  planner choosing between it and the seq order, labels checked per candidate);
+  order with the other filters checked per candidate; PostgreSQL: pg_trgm through `LIKE` of the
+  substring's rarest trigrams, the planner choosing between it and the seq order, the substring
+  and labels checked per candidate);
 - `ContainsLabels`: the label bitmaps (`label_chunks`), a chunk per label at a time, ORed in seq
   order;
 - otherwise: `entries` by (dataset, seq), or its partial index for `Labeled=false` /
@@ -62,14 +63,32 @@ class _Query:
                 clauses.append(f"e.{column} = {literal}")
         return clauses
 
-    def contains_clause(self) -> tuple[list[str], list[Any]]:
+    def contains_clause(self, pieces: Sequence[str] = ()) -> tuple[list[str], list[Any]]:
+        """The SourceRefContains test; on PostgreSQL, `pieces` (parts of the substring) are
+        also asked for with LIKE, for the trigram index to find the candidates by."""
         contains = self.filters.contains
         if contains is None:
             return [], []
         if self.dialect == "postgresql":
-            escaped = contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            return ["e.source_ref LIKE ?"], [f"%{escaped}%"]
+            likes = ["e.source_ref LIKE ?" for _ in pieces]
+            return [*likes, "strpos(e.source_ref, ?) > 0"], [*map(_like, pieces), contains]
         return ["instr(e.source_ref, ?) > 0"], [contains]
+
+    def sample(self) -> list[str]:
+        """Some source-refs of the dataset, to rank a substring's trigrams by."""
+        return [
+            row[0]
+            for row in self.rows(
+                "SELECT source_ref FROM entries WHERE dataset_id = ? ORDER BY seq LIMIT ?",
+                (self.dataset_id, TRIGRAM_SAMPLE),
+            )
+        ]
+
+
+def _like(piece: str) -> str:
+    """A LIKE pattern for source-refs holding `piece`."""
+    escaped = piece.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def list_entry_page(
@@ -94,7 +113,10 @@ def _by_entries(query: _Query, after: int, limit: int) -> list[Any]:
     """Entries in seq order, filtered in SQL. With labels, only on PostgreSQL and with a
     substring: the planner weighs the trigram index against the seq order, and each candidate's
     own label counts say whether it carries a label."""
-    contains, contains_params = query.contains_clause()
+    pieces: list[str] = []
+    if query.filters.contains is not None and len(query.filters.contains) >= 3:
+        pieces = rare_trigrams(query.filters.contains, query.sample(), words_only=True)
+    contains, contains_params = query.contains_clause(pieces)
     clauses = ["e.dataset_id = ?", "e.seq > ?", *query.flag_clauses(), *contains]
     params: list[Any] = [query.dataset_id, after, *contains_params]
     if query.filters.labels:
@@ -123,9 +145,28 @@ def trigram_query(substring: str, sample: Sequence[str] = ()) -> str:
     (some of the dataset's) hold them, and the TRIGRAMS rarest are used; instr() confirms each
     candidate, so the choice changes the speed only, never the answer.
     """
+    grams = rare_trigrams(substring, sample)
+    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
+
+
+def rare_trigrams(substring: str, sample: Sequence[str], *, words_only: bool = False) -> list[str]:
+    """Up to TRIGRAMS trigrams of `substring`, those fewest source-refs of `sample` hold first.
+
+    `words_only` (PostgreSQL) keeps the trigrams that pg_trgm can look up as such, and only
+    those that at most half the sample holds. pg_trgm splits a LIKE pattern into words at
+    anything but letters and digits and pads a word's ends at those places: `LIKE '%42/%'`
+    asks its index for "42 " (words ending in 42), `LIKE '%7.j%'` for nothing of use, and
+    `LIKE '%/00%'` for "  0", which a source-ref holds whenever a word of it starts with 0. So
+    a trigram is kept when its middle character is a letter or digit, and one that most
+    source-refs hold would only make the index walk them. With none left, the caller asks the
+    index for nothing and checks rows in seq order (a common substring is soon found that way).
+    """
     grams = sorted({substring[start : start + 3] for start in range(len(substring) - 2)})
-    grams.sort(key=lambda gram: sum(gram in source_ref for source_ref in sample))
-    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams[:TRIGRAMS])
+    held = {gram: sum(gram in source_ref for source_ref in sample) for gram in grams}
+    if words_only:
+        grams = [gram for gram in grams if gram[1].isalnum() and held[gram] * 2 <= len(sample)]
+    grams.sort(key=held.__getitem__)
+    return grams[:TRIGRAMS]
 
 
 def _by_fts(query: _Query, after: int, limit: int) -> list[Any]:
@@ -141,14 +182,7 @@ def _by_fts(query: _Query, after: int, limit: int) -> list[Any]:
         "instr(e.source_ref, ?) > 0",
         *query.flag_clauses(),
     ]
-    sample = [
-        row[0]
-        for row in query.rows(
-            "SELECT source_ref FROM entries WHERE dataset_id = ? ORDER BY seq LIMIT ?",
-            (query.dataset_id, TRIGRAM_SAMPLE),
-        )
-    ]
-    match = trigram_query(filters.contains, sample)
+    match = trigram_query(filters.contains, query.sample())
     params: list[Any] = [match, after, query.dataset_id, filters.contains]
     if filters.labels:
         clauses.append(_label_probe(filters.labels))
