@@ -145,8 +145,9 @@ def update_doc(
     )
     if backend == "postgresql":
         header += (
-            " RSS figures are the manifestdb server process's only (PostgreSQL's own processes"
-            " are not counted); the floor is `bench/floor_pg.py`."
+            " RSS figures are the manifestdb server's (its process and its engine helper's,"
+            " summed; PostgreSQL's own processes are not counted); the floor is"
+            " `bench/floor_pg.py`."
         )
     if max(info["load_average_at_start"][:1] or [0]) > 0.5:
         header += (

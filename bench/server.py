@@ -57,6 +57,28 @@ def proc_status(pid: int, field: str) -> int:
     return 0
 
 
+def children(pid: int) -> list[int]:
+    """The pids of a process's children (the server's engine helper)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def tree_status(pid: int, field: str, helpers: list[int] | None = None) -> int:
+    """`proc_status` summed over a process and its children: the server's memory includes its
+    engine helper's (`manifestdb.jobs.engine`). `helpers`: the children, if already known."""
+    return proc_status(pid, field) + sum(
+        proc_status(child, field) for child in (children(pid) if helpers is None else helpers)
+    )
+
+
 def cpu_ticks(pid: int) -> int:
     """User + system CPU time of a process (all its threads), in clock ticks."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -81,29 +103,34 @@ def wait_quiet(pid: int, window: float = 0.1, limit: float = 10.0) -> float:
 
 
 class RssSampler:
-    """The peak VmRSS of a process over a block, sampled every `interval` seconds in a thread."""
+    """The peak VmRSS of a process and its children (summed) over a block, sampled every
+    `interval` seconds in a thread."""
 
     def __init__(self, pid: int, interval: float = 0.02) -> None:
         self.pid = pid
         self.interval = interval
         self.peak = 0
+        self._helpers = children(pid)  # listed once: the sampling stays cheap
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def _sample(self) -> int:
+        return tree_status(self.pid, "VmRSS", self._helpers)
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, proc_status(self.pid, "VmRSS"))
+            self.peak = max(self.peak, self._sample())
             self._stop.wait(self.interval)
 
     def __enter__(self) -> RssSampler:
-        self.peak = proc_status(self.pid, "VmRSS")
+        self.peak = self._sample()
         self._thread.start()
         return self
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, proc_status(self.pid, "VmRSS"))
+        self.peak = max(self.peak, self._sample())
 
 
 class Client:
@@ -251,10 +278,12 @@ class Server:
             return ""
 
     def rss(self) -> int:
-        return proc_status(self.pid, "VmRSS")
+        """VmRSS of the server and its engine helper."""
+        return tree_status(self.pid, "VmRSS")
 
     def hwm(self) -> int:
-        return proc_status(self.pid, "VmHWM")
+        """VmHWM of the server plus its engine helper's (each one's own peak)."""
+        return tree_status(self.pid, "VmHWM")
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 30 s, by the PID started here (its own process group)."""

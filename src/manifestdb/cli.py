@@ -18,6 +18,7 @@ from manifestdb.commands.options import (
     LimitProfile,
     LocalBuckets,
     LogLevel,
+    NoEngineHelper,
     S3EndpointUrl,
     limit_profile,
 )
@@ -87,6 +88,7 @@ def serve(
         ),
     ] = False,
     lease_seconds: LeaseSeconds = 30.0,
+    no_engine_helper: NoEngineHelper = False,
     auth: Annotated[
         str,
         typer.Option(
@@ -146,6 +148,7 @@ def serve(
         limits=limit_settings,
         database_url=database_url,
         runner=not no_runner,
+        engine_helper=not no_engine_helper,
         lease_seconds=lease_seconds,
         s3_endpoint_url=s3_endpoint_url,
         local_buckets=local_buckets,

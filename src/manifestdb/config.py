@@ -26,6 +26,8 @@ class Settings:
     job_delay: float = 0.0  # seconds the runner waits before applying a job (tests observe states)
     lease_seconds: float = 30.0  # a running job's worker must renew its lease within this time
     runner: bool = True
+    # Judge a change's lines in a helper process while the job stores them (`jobs.engine`).
+    engine_helper: bool = True
     log_level: str = "info"
     max_body_bytes: int = 8 * 1024 * 1024  # a 5 MiB change is ~7 MB once base64-encoded
     request_timeout: float = 60.0  # seconds a client has for a request's headers, and its body

@@ -50,6 +50,15 @@ LeaseSeconds = Annotated[
         min=1.0,
     ),
 ]
+NoEngineHelper = Annotated[
+    bool,
+    typer.Option(
+        "--no-engine-helper",
+        envvar="MANIFESTDB_NO_ENGINE_HELPER",
+        help="Judge a change's lines in the job's own thread, not in a helper process beside "
+        "it (slower on 2+ cores; for hosts that forbid starting processes).",
+    ),
+]
 LogLevel = Annotated[
     str, typer.Option(envvar="MANIFESTDB_LOG_LEVEL", help="debug, info, warning or error.")
 ]

@@ -15,6 +15,7 @@ from manifestdb.commands.options import (
     LimitProfile,
     LocalBuckets,
     LogLevel,
+    NoEngineHelper,
     S3EndpointUrl,
     limit_profile,
 )
@@ -36,6 +37,7 @@ def worker_command(
     job_delay: JobDelay = 0.0,
     lease_seconds: LeaseSeconds = 30.0,
     log_level: LogLevel = "info",
+    no_engine_helper: NoEngineHelper = False,
 ) -> None:
     """Apply queued creates, updates, distributions and deletions; stop on SIGTERM or Ctrl-C."""
     import logging
@@ -56,6 +58,7 @@ def worker_command(
         job_delay=job_delay,
         lease_seconds=lease_seconds,
         log_level=log_level,
+        engine_helper=not no_engine_helper,
     )
     store = Store(settings.store_url())
     runner = Runner(store, settings, concurrency=concurrency)

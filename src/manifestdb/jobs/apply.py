@@ -8,8 +8,8 @@ from typing import Any
 
 from manifestdb.config import Settings
 from manifestdb.jobs.distribute import choose_test_entries, labeled_count
+from manifestdb.jobs.engine import EnginePool, HelperDied, LocalRead, ReadSummary, RemoteRead
 from manifestdb.manifest import (
-    ChangeReader,
     Entry,
     Terminal,
     check_line,
@@ -45,9 +45,13 @@ def _close(tx: Tx, job: JobRecord, state: str, error: str | None = None) -> None
 
 
 class JobApplier:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    """Applies jobs; with `engines`, the lines of a change are judged in helper processes while
+    this thread stores them (`jobs.engine`)."""
+
+    def __init__(self, store: Store, settings: Settings, engines: EnginePool | None = None) -> None:
         self.store = store
         self.settings = settings
+        self.engines = engines
 
     def run(self, job: JobRecord) -> None:
         """Apply `job` and close it, whatever its outcome (a crash leaves it to run again)."""
@@ -75,7 +79,9 @@ class JobApplier:
             chunks = (
                 (line + "\n").encode() for batch in tx.entry_rows(source_id) for _, line, _ in batch
             )
-            self._apply_lines(job, job.dataset_id, chunks, creating=True, is_manifest=False)
+            self._apply_lines(
+                job, job.dataset_id, chunks, creating=True, is_manifest=False, local=True
+            )
 
     def _distribute(self, job: JobRecord) -> None:
         train_id, test_id = job.params["train_id"], job.params["test_id"]
@@ -150,6 +156,30 @@ class JobApplier:
         *,
         creating: bool,
         is_manifest: bool | None = None,
+        local: bool = False,
+    ) -> None:
+        """Store the entries of a change or manifest. `local`: judge the lines in this thread
+        (their chunks come out of this thread's own transaction)."""
+        engines = None if local or self.engines is None or not self.engines.usable else self.engines
+        if engines is None:
+            self._store_lines(job, dataset_id, chunks, creating, is_manifest, None)
+            return
+        try:
+            self._store_lines(job, dataset_id, chunks, creating, is_manifest, engines)
+        except HelperDied as died:
+            # Nothing was committed: apply the job again, judging its lines here. (Its chunks
+            # are read again: a payload is bytes, a manifest is opened anew.)
+            engines.failed(died)
+            self.run(job)
+
+    def _store_lines(
+        self,
+        job: JobRecord,
+        dataset_id: int,
+        chunks: Iterable[bytes],
+        creating: bool,
+        is_manifest: bool | None,
+        engines: EnginePool | None,
     ) -> None:
         kind = "create" if creating else "update"
         done, failed = (
@@ -158,25 +188,26 @@ class JobApplier:
             else ("UPDATE_COMPLETE", "UPDATE_FAILED")
         )
         started = time.time()
-        reader = ChangeReader(
-            self.settings.limits,
-            is_manifest=creating if is_manifest is None else is_manifest,
-            label_tallies=False,  # the report counts labels from the store, not the reader
+        limits = self.settings.limits
+        manifest = creating if is_manifest is None else is_manifest
+        read: LocalRead | RemoteRead = (
+            LocalRead(limits, manifest) if engines is None else engines.read(limits, manifest)
         )
         try:
             with self.store.write() as tx:
                 writer = tx.entry_writer(dataset_id)
-                for batch in chunked(reader.read(chunks)):
+                for batch in read.entries(chunks):
                     writer.upsert(batch)
                 result = writer.finish()
-                report = _reader_report(kind, reader)
+                summary = read.summary
+                report = _reader_report(kind, summary)
                 report.update(
                     added=result.added,
                     replaced=result.replaced,
                     labels_added=result.labels_added,
                     labels_removed=result.labels_removed,
                 )
-                terminal = reader.terminal() or dataset_terminal(
+                terminal = summary.terminal or dataset_terminal(
                     total_entries=result.total_entries,
                     total_labels=result.total_labels,
                     bucket_count=result.bucket_count,
@@ -193,6 +224,9 @@ class JobApplier:
         except Rejected as rejected:
             self._fail(job, [dataset_id], failed, rejected, started)
             return
+        finally:
+            if engines is not None and isinstance(read, RemoteRead):
+                engines.done(read)
         if (result.added + result.replaced) * STATISTICS_SHARE >= result.total_entries:
             self.store.refresh_statistics()
 
@@ -228,17 +262,17 @@ def _restore(line: str, line_number: int) -> Entry:
     return entry
 
 
-def _reader_report(kind: str, reader: ChangeReader) -> dict[str, Any]:
+def _reader_report(kind: str, summary: ReadSummary) -> dict[str, Any]:
     return {
         "kind": kind,
-        "lines_read": reader.lines_read,
-        "bytes_read": reader.bytes_read,
-        "dropped_count": reader.dropped_count,
+        "lines_read": summary.lines_read,
+        "bytes_read": summary.bytes_read,
+        "dropped_count": summary.dropped_count,
         "dropped": [
             {"line": d.line_number, "code": d.code, "message": d.message, "excerpt": d.excerpt}
-            for d in reader.dropped[:REPORTED_DROPS]
+            for d in summary.dropped[:REPORTED_DROPS]
         ],
-        "entries_with_errors": reader.entries_with_errors,
+        "entries_with_errors": summary.entries_with_errors,
     }
 
 

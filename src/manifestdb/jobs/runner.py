@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -20,6 +21,7 @@ from collections.abc import Callable
 
 from manifestdb.config import Settings
 from manifestdb.jobs.apply import JobApplier, LostLease
+from manifestdb.jobs.engine import EnginePool
 from manifestdb.service.base import SERVICE_ERROR
 from manifestdb.store import JobRecord, Store
 
@@ -34,7 +36,10 @@ class Runner:
         self.store = store
         self.settings = settings
         self.concurrency = concurrency
-        self.applier = JobApplier(store, settings)
+        # Not on Windows: a helper's socket is handed over by file descriptor.
+        helpers = settings.engine_helper and sys.platform != "win32"
+        self.engines = EnginePool() if helpers else None
+        self.applier = JobApplier(store, settings, self.engines)
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -48,6 +53,8 @@ class Runner:
                 requeued = tx.requeue_running_jobs()
             if requeued:
                 log.info("requeued %d job(s) interrupted by the last stop", requeued)
+        if self.engines is not None:
+            self.engines.warm()
         for index in range(self.concurrency):
             thread = threading.Thread(
                 target=self._loop, name=f"manifestdb-runner-{index}", daemon=True
@@ -65,6 +72,8 @@ class Runner:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        if self.engines is not None:
+            self.engines.close()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
