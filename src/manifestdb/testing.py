@@ -117,7 +117,13 @@ class MockRekognition:
             tempfile.mkdtemp(prefix="manifestdb-mock-", dir=shm if shm.is_dir() else None)
         )
         try:
-            values: dict[str, Any] = {"log_level": "warning", **self.overrides}
+            # No engine helper process: a mock starts no subprocess (the jobs of a test's few
+            # lines gain nothing from a second core).
+            values: dict[str, Any] = {
+                "log_level": "warning",
+                "engine_helper": False,
+                **self.overrides,
+            }
             self.settings = Settings(data_dir=self.data_dir, in_memory=True, **values)
             host = AsgiHost(create_app(self.settings))
             host.start()
