@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import orjson
-from migration_support import alembic
+from migration_support import alembic, label_seqs
 from sqlalchemy import Engine, text
-
-from manifestdb.store.label_bits import bit_positions
 
 CHUNK_BITS = 4096  # the chunk of revision 0004 (0006 regroups them: test_label_chunk_migration)
 
@@ -19,16 +17,6 @@ ENTRIES = {
     (1, 3 * CHUNK_BITS + 6): {},
     (2, 7): {"cat": 1},
 }
-
-
-def _bitmap_rows(engine: Engine) -> set[tuple[int, str, int]]:
-    with engine.connect() as connection:
-        rows = connection.execute(text("SELECT dataset_id, label, chunk, bits FROM label_chunks"))
-        return {
-            (dataset_id, label, chunk * CHUNK_BITS + position)
-            for dataset_id, label, chunk, bits in rows
-            for position in bit_positions(int.from_bytes(bits, "little"))
-        }
 
 
 def test_upgrade_carries_the_label_rows_over_and_downgrade_restores_them(engine: Engine) -> None:
@@ -61,7 +49,7 @@ def test_upgrade_carries_the_label_rows_over_and_downgrade_restores_them(engine:
                 )
 
     alembic(engine, "0004")
-    assert _bitmap_rows(engine) == expected
+    assert label_seqs(engine, CHUNK_BITS) == expected
     with engine.connect() as connection:
         chunks = connection.execute(
             text("SELECT chunk FROM label_chunks WHERE dataset_id = 1 AND label = 'dog'")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import importlib
 import random
 
-from migration_support import alembic
+from migration_support import alembic, label_seqs
 from sqlalchemy import Engine, text
 
-from manifestdb.store.label_bits import CHUNK_BITS, bit_positions
+from manifestdb.store.label_bits import CHUNK_BITS
 
 revision = importlib.import_module("manifestdb.store.migrations.versions.0006_label_chunks_65536")
 OLD_BITS = 4096
@@ -36,16 +36,6 @@ def _rows(bits_per_chunk: int, seqs: dict[tuple[int, str], list[int]]) -> list[r
     ]
 
 
-def _seqs(engine: Engine, bits_per_chunk: int) -> set[tuple[int, str, int]]:
-    with engine.connect() as connection:
-        rows = connection.execute(text("SELECT dataset_id, label, chunk, bits FROM label_chunks"))
-        return {
-            (dataset_id, label, chunk * bits_per_chunk + position)
-            for dataset_id, label, chunk, bits in rows
-            for position in bit_positions(int.from_bytes(bits, "little"))
-        }
-
-
 def _chunks(engine: Engine) -> list[tuple[int, str, int]]:
     with engine.connect() as connection:
         rows = connection.execute(
@@ -67,7 +57,7 @@ def test_upgrade_regroups_the_bitmaps_and_downgrade_splits_them(engine: Engine) 
     expected = {(d, label, seq) for (d, label), seqs in SEQS.items() for seq in seqs}
 
     alembic(engine, "0006")
-    assert _seqs(engine, CHUNK_BITS) == expected
+    assert label_seqs(engine, CHUNK_BITS) == expected
     assert _chunks(engine) == [
         (1, "cat", 0),
         (1, "cat", 1),
@@ -85,10 +75,10 @@ def test_upgrade_regroups_the_bitmaps_and_downgrade_splits_them(engine: Engine) 
             {"bits": b"\x01"},
         )
     expected = (expected - {(1, "dog", CHUNK_BITS * 3 + 17)}) | {(1, "dog", CHUNK_BITS * 3)}
-    assert _seqs(engine, CHUNK_BITS) == expected
+    assert label_seqs(engine, CHUNK_BITS) == expected
 
     alembic(engine, "0005", down=True)
-    assert _seqs(engine, OLD_BITS) == expected
+    assert label_seqs(engine, OLD_BITS) == expected
     assert len(_chunks(engine)) == len(old_rows)  # the emptied old chunk of dog has no row
 
 
