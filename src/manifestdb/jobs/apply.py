@@ -8,7 +8,14 @@ from typing import Any
 
 from manifestdb.config import Settings
 from manifestdb.jobs.distribute import choose_test_entries, labeled_count
-from manifestdb.jobs.engine import EnginePool, HelperDied, LocalRead, ReadSummary, RemoteRead
+from manifestdb.jobs.engine import (
+    EnginePool,
+    HelperDied,
+    LocalRead,
+    ReadSummary,
+    RemoteRead,
+    chunked,
+)
 from manifestdb.manifest import (
     Entry,
     Terminal,
@@ -19,9 +26,7 @@ from manifestdb.manifest import (
 from manifestdb.service import sources
 from manifestdb.service.base import CLIENT_ERROR, STATUS_MESSAGES, SUCCESS
 from manifestdb.store import JobRecord, Store, Tx
-from manifestdb.store.entries import chunked
 
-REPORTED_DROPS = 1000  # dropped lines listed in a report; the count is always complete
 STATISTICS_SHARE = 10  # a job that wrote 1/10 of a dataset's entries refreshes planner statistics
 
 
@@ -270,7 +275,7 @@ def _reader_report(kind: str, summary: ReadSummary) -> dict[str, Any]:
         "dropped_count": summary.dropped_count,
         "dropped": [
             {"line": d.line_number, "code": d.code, "message": d.message, "excerpt": d.excerpt}
-            for d in summary.dropped[:REPORTED_DROPS]
+            for d in summary.dropped  # the first `jobs.engine.REPORTED_DROPS`
         ],
         "entries_with_errors": summary.entries_with_errors,
     }

@@ -7,7 +7,7 @@ database thread gives the GIL up and takes it back at every row). Here the engin
 helper process: the job's thread sends it the change's bytes (a feeder thread, so that sending
 and receiving never wait on each other) and stores each batch of entries as it comes back,
 while the helper judges the next ones. On this project's 2-core machine a 5 MiB change into
-1,000,000 entries took 30-70 ms less (docs/benchmarks.md).
+1,000,000 entries took 20-50 ms less (docs/benchmarks.md).
 
 A helper is spawned once and serves job after job (`EnginePool`). A job that stops reading
 early, on an error of its own, kills its helper (it may be blocked mid-stream); the next job
@@ -34,8 +34,8 @@ from manifestdb.manifest.types import Limits
 
 log = logging.getLogger("manifestdb.jobs")
 
-BATCH = 500  # entries sent back per message (the writer's batch)
-KEPT_DROPPED = 1000  # dropped lines a report lists (see `jobs.apply.REPORTED_DROPS`)
+BATCH = 500  # entries per message from the helper, and per `EntryWriter.upsert` call
+REPORTED_DROPS = 1000  # dropped lines a report lists; the count is always complete
 
 # Entry as sent back: every field the store writes (not `problems`, which it does not read).
 _Row = tuple[int, str, str, str, bool, bool, dict[str, int]]
@@ -53,12 +53,12 @@ class ReadSummary:
     terminal: Terminal | None = None
 
     @staticmethod
-    def of(reader: ChangeReader, keep_dropped: int = KEPT_DROPPED) -> ReadSummary:
+    def of(reader: ChangeReader) -> ReadSummary:
         return ReadSummary(
             lines_read=reader.lines_read,
             bytes_read=reader.bytes_read,
             dropped_count=reader.dropped_count,
-            dropped=reader.dropped[:keep_dropped],
+            dropped=reader.dropped[:REPORTED_DROPS],
             entries_with_errors=reader.entries_with_errors,
             terminal=reader.terminal(),
         )
@@ -73,14 +73,7 @@ class LocalRead:
         self.summary = ReadSummary()
 
     def entries(self, chunks: Iterable[bytes]) -> Iterator[list[Entry]]:
-        batch: list[Entry] = []
-        for entry in self._reader.read(chunks):
-            batch.append(entry)
-            if len(batch) == BATCH:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
+        yield from chunked(self._reader.read(chunks))
         self.summary = ReadSummary.of(self._reader)
 
 
@@ -89,7 +82,24 @@ class EngineError(RuntimeError):
 
 
 class HelperDied(RuntimeError):
-    """The helper process ended or broke the protocol: the job fails as a service error."""
+    """The helper process ended or broke the protocol: the job's transaction rolls back and the
+    job is applied again, its lines judged in its own thread (`JobApplier._apply_lines`)."""
+
+
+def chunked(items: Iterable[Entry], size: int = BATCH) -> Iterator[list[Entry]]:
+    """Groups of at most `size` entries, in order."""
+    chunk: list[Entry] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _row(e: Entry) -> _Row:
+    return (e.line_number, e.source_ref, e.bucket, e.line, e.is_labeled, e.has_errors, e.labels)
 
 
 def _serve(conn: Connection) -> None:
@@ -110,9 +120,8 @@ def _serve(conn: Connection) -> None:
 
         try:
             reader = ChangeReader(limits, is_manifest=is_manifest, label_tallies=False)
-            batch: list[_Row] = []
-            for e in reader.read(chunks()):
-                batch.append(
+            for batch in chunked(reader.read(chunks())):
+                rows: list[_Row] = [
                     (
                         e.line_number,
                         e.source_ref,
@@ -122,12 +131,9 @@ def _serve(conn: Connection) -> None:
                         e.has_errors,
                         e.labels,
                     )
-                )
-                if len(batch) == BATCH:
-                    conn.send(("entries", batch))
-                    batch = []
-            if batch:
-                conn.send(("entries", batch))
+                    for e in batch
+                ]
+                conn.send(("entries", rows))
             answer: tuple[str, Any] = ("done", ReadSummary.of(reader))
         except Exception as error:  # a bug of the engine: the job fails, the helper lives on
             answer = ("error", f"{type(error).__name__}: {error}")

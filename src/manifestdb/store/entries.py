@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 import orjson
@@ -45,7 +45,7 @@ _COPY_CHANGED = (
 _UPDATE_FROM_CHANGED = (
     "UPDATE entries e SET bucket = c.bucket, line = c.line, labels = c.labels, "
     "is_labeled = c.is_labeled, has_errors = c.has_errors FROM changed_entries c "
-    "WHERE e.seq = c.seq AND e.dataset_id = %s"
+    "WHERE e.seq = c.seq AND e.dataset_id = c.dataset_id"
 )
 _FTS_INSERT = "INSERT INTO entries_fts(rowid, source_ref) VALUES (?, ?)"
 _FTS_DELETE = "INSERT INTO entries_fts(entries_fts, rowid, source_ref) VALUES ('delete', ?, ?)"
@@ -197,26 +197,24 @@ class EntryWriter:
     def _copy_entries(self, rows: list[tuple[Any, ...]]) -> None:
         """PostgreSQL: new entries by COPY, one stream instead of a statement per row (each
         parsed and planned anew: statements are not prepared, see `create_database_engine`)."""
-        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            with cursor.copy(_COPY_ENTRIES) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        finally:
-            cursor.close()
+        self._copy(_COPY_ENTRIES, rows)
 
     def _update_by_copy(self, rows: list[tuple[Any, ...]]) -> None:
         """PostgreSQL: replaced entries by COPY into a temporary table and one UPDATE ... FROM
         it, instead of an UPDATE per row (each parsed and planned; an UPDATE over arrays was
         slower still: psycopg dumps arrays of long text in Python)."""
+        self.conn.exec_driver_sql(_CHANGED_TABLE)
+        self._copy(_COPY_CHANGED, rows)
+        self.conn.exec_driver_sql(_UPDATE_FROM_CHANGED)
+        self.conn.exec_driver_sql("DELETE FROM changed_entries")  # not TRUNCATE: no catalog churn
+
+    def _copy(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """PostgreSQL: `rows` streamed by a COPY ... FROM STDIN statement."""
         cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.execute(_CHANGED_TABLE)
-            with cursor.copy(_COPY_CHANGED) as copy:
+            with cursor.copy(sql) as copy:
                 for row in rows:
                     copy.write_row(row)
-            cursor.execute(_UPDATE_FROM_CHANGED, (self.dataset_id,))
-            cursor.execute("DELETE FROM changed_entries")  # not TRUNCATE: no catalog churn
         finally:
             cursor.close()
 
@@ -375,15 +373,3 @@ def iter_entry_rows(
             return
         yield [(row[0], row[1], orjson.loads(row[2])) for row in rows]
         after = rows[-1][0]
-
-
-def chunked(items: Iterable[Entry], size: int = BATCH) -> Iterator[list[Entry]]:
-    """Groups of at most `size` entries, in order."""
-    chunk: list[Entry] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
