@@ -31,7 +31,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("backend") == "postgres":
+        params = callspec.params if callspec is not None else {}
+        if "postgres" in (params.get("backend"), params.get("engine")):
             item.add_marker(pytest.mark.postgres)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 import pytest
 from botocore.exceptions import ClientError
 
@@ -84,7 +85,7 @@ def cluster_parts(database: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
         parts["workers"].append(started)
         return started
 
-    parts["server"], parts["worker"] = server, worker
+    parts["server"], parts["worker"], parts["database"] = server, worker, database
     yield parts
     for started in parts["workers"]:
         started.stop()
@@ -184,11 +185,21 @@ def _reports(client: Any, arn: str) -> list[dict[str, Any]]:
     )
 
 
+def _wait_claimed(database: str, worker: Worker) -> None:
+    """Until `worker`, the only one running, has claimed the queued job (it may start slowly)."""
+    deadline = time.monotonic() + 30
+    with psycopg.connect(database, autocommit=True) as connection:
+        while not connection.execute("SELECT 1 FROM jobs WHERE state = 'running'").fetchone():
+            assert time.monotonic() < deadline, worker.log()
+            time.sleep(0.05)
+
+
 def test_a_killed_workers_job_is_finished_by_another_after_the_lease(cluster_parts: Any):
     client, arn, change = _slow_update(cluster_parts)
     first = cluster_parts["worker"]("--job-delay", "30")
     client.update_dataset_entries(DatasetArn=arn, Changes={"GroundTruth": change})
-    time.sleep(1.5)  # claimed, and "applying" (the delay counts as work, heartbeats running)
+    _wait_claimed(cluster_parts["database"], first)
+    time.sleep(0.5)  # "applying" (the delay counts as work, heartbeats running)
     first.process.send_signal(signal.SIGKILL)
     first.process.wait()
     killed = time.monotonic()
@@ -208,7 +219,8 @@ def test_a_stalled_worker_cannot_commit_after_losing_its_lease(cluster_parts: An
     client, arn, change = _slow_update(cluster_parts)
     stalled = cluster_parts["worker"]("--job-delay", "3")
     client.update_dataset_entries(DatasetArn=arn, Changes={"GroundTruth": change})
-    time.sleep(1.0)
+    _wait_claimed(cluster_parts["database"], stalled)
+    time.sleep(0.5)
     stalled.process.send_signal(signal.SIGSTOP)  # frozen mid-job: no heartbeats
     try:
         cluster_parts["worker"]()

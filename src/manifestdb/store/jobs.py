@@ -59,6 +59,7 @@ class JobQueries:
         Only the oldest unfinished job of a dataset is eligible, so one dataset's jobs never
         run at the same time. PostgreSQL skips rows other workers are claiming (SKIP LOCKED).
         """
+        self._end_if_stalled(lease_seconds)
         now = self.database_now()
         older = jobs.alias("older")
         query = (
@@ -111,6 +112,7 @@ class JobQueries:
 
         A job we finished meanwhile counts as held (on SQLite a renewal waits for the job's own
         write transaction, so it often runs just after the job's commit)."""
+        self._end_if_stalled(lease_seconds)
         result = self.conn.execute(
             update(jobs)
             .where(*_held_by(job))
@@ -145,6 +147,21 @@ class JobQueries:
             update(jobs).where(jobs.c.state == "running").values(state="queued", claimed_by=None)
         )
         return result.rowcount
+
+    def _end_if_stalled(self, seconds: float) -> None:
+        """PostgreSQL: end this transaction (and its session) if its process stalls in it.
+
+        A claim or a renewal locks the job's row. A worker frozen between that UPDATE and its
+        COMMIT (SIGSTOP, a paused VM, a swapped-out process) would hold the lock until it woke,
+        and every other worker's claim skips locked rows: the job would wait for the frozen
+        worker forever instead of a lease. These transactions never pause between statements, so
+        a pause as long as the lease only comes from a stalled process.
+        """
+        if self.dialect == "postgresql":
+            milliseconds = max(1, round(seconds * 1000))
+            self.conn.exec_driver_sql(
+                f"SET LOCAL idle_in_transaction_session_timeout = {milliseconds}"
+            )
 
     def database_now(self) -> float:
         """Seconds since the epoch by the database's clock: leases compare across machines."""
