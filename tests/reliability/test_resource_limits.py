@@ -234,6 +234,33 @@ def test_malformed_http_gets_an_aws_error(strict: Any) -> None:
             _aws_error(status, headers, body, "BadRequestException")
 
 
+def test_request_headers_over_16_kib_are_refused_however_they_arrive(strict: Any) -> None:
+    """llhttp itself has no limit on headers; ours is 16 KiB for the request line and headers."""
+    body = b"{}"
+    # Just under the limit: served.
+    with _connect(strict) as sock:
+        sock.sendall(_head("DescribeProjects", X_Pad="a" * 15_000, Content_Length="2") + body)
+        status, _, answer = _response(sock)
+        assert status == 200, answer
+    over = _head("DescribeProjects", X_Pad="a" * 17_000, Content_Length="2") + body
+    in_pieces = [over[i : i + 1024] for i in range(0, len(over), 1024)]
+    many = _head("DescribeProjects", Content_Length="2", **{f"X_{i}": "b" * 90 for i in range(200)})
+    for pieces in ([over], in_pieces, [many]):
+        with _connect(strict) as sock:
+            for piece in pieces:
+                try:
+                    sock.sendall(piece)
+                except (BrokenPipeError, ConnectionResetError):
+                    break  # refused part-way: the answer is already waiting
+            status, headers, answer = _response(sock)
+            assert status == 400
+            message = _aws_error(status, headers, answer, "BadRequestException")
+            assert "16 KiB" in message and "headers" in message, message
+            _closed_within(sock, SLACK)
+    # The same connection-level limit never touched a normal client.
+    assert Api(strict.url).ok("DescribeProjects", {})
+
+
 # -- how many updates wait -------------------------------------------------------------------
 
 

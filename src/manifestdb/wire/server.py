@@ -7,15 +7,19 @@ import uuid
 from types import FrameType
 from typing import Any
 
-import h11
 import orjson
 import uvicorn
 from starlette.applications import Starlette
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from manifestdb.config import Settings
 
 GRACEFUL_STOP_SECONDS = 30
+MAX_HEAD_BYTES = 16 * 1024  # the request line and headers; h11's default, which we served before
+_HEAD_TOO_LARGE = (
+    f"The request line and headers are over {MAX_HEAD_BYTES // 1024} KiB."
+    " Send shorter headers; the request itself goes in the JSON body."
+)
 
 
 class _Server(uvicorn.Server):
@@ -27,8 +31,12 @@ class _Server(uvicorn.Server):
         self._captured_signals.clear()
 
 
-class _Protocol(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol with two guards it lacks.
+class _HeadTooLarge(Exception):
+    """Raised from a parser callback; httptools hands it back wrapped in an HttpParserError."""
+
+
+class _Protocol(HttpToolsProtocol):
+    """uvicorn's httptools (llhttp) protocol with three guards it lacks.
 
     - A request deadline: a connection must deliver complete request headers within
       `request_timeout` seconds of being opened or of its last response, else it is closed.
@@ -36,11 +44,16 @@ class _Protocol(H11Protocol):
       cancels it, so an idle or dripping client would otherwise hold its socket forever (and after
       a 413 the unread rest of a body would be drained for as long as the client sends it).
       The body has its own deadline in `wire.app.read_body`.
-    - A request that is not HTTP/1.1 gets an AWS JSON error like every other answer.
+    - A size limit on the request line and headers (`MAX_HEAD_BYTES`): llhttp has none, and
+      buffers a header that never ends for as long as it is sent.
+    - A request that is not valid HTTP/1.x gets an AWS JSON error like every other answer.
     """
 
     request_timeout: float = 60.0
     _request_deadline: asyncio.TimerHandle | None = None
+    _head_bytes = 0  # bytes received since the current request began, while its head is incomplete
+    _in_head = True
+    _refusal = ""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -55,6 +68,30 @@ class _Protocol(H11Protocol):
             self._request_deadline.cancel()
         super().connection_lost(exc)
 
+    def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if self._in_head and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
+            self.send_400_response(_HEAD_TOO_LARGE)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head = True
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._head_bytes = 0
+        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+        if size > MAX_HEAD_BYTES:
+            self._refusal = _HEAD_TOO_LARGE
+            raise _HeadTooLarge
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head = True
+
     def _await_request(self) -> None:
         if self._request_deadline is not None:
             self._request_deadline.cancel()
@@ -64,35 +101,24 @@ class _Protocol(H11Protocol):
 
     def _request_overdue(self, waited_since: Any) -> None:
         if self.cycle is waited_since and (self.cycle is None or self.cycle.response_complete):
-            try:
-                self.timeout_keep_alive_handler()  # closes the connection
-            except h11.LocalProtocolError:
-                self.transport.close()
+            self.timeout_keep_alive_handler()  # closes the connection
 
     def send_400_response(self, msg: str) -> None:
         request_id = str(uuid.uuid4())
         code = "BadRequestException"
+        message = self._refusal or f"{msg} Send HTTP/1.1 POST / with an X-Amz-Target header."
         body = orjson.dumps(
-            {
-                "__type": code,
-                "Message": f"{msg} Send HTTP/1.1 POST / with an X-Amz-Target header.",
-                "Code": code,
-                "Logref": request_id,
-            }
+            {"__type": code, "Message": message, "Code": code, "Logref": request_id}
         )
-        headers = [
-            (b"content-type", b"application/x-amz-json-1.1"),
-            (b"x-amzn-requestid", request_id.encode()),
-            (b"x-amzn-errortype", code.encode()),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ]
-        for event in (
-            h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
-            h11.Data(data=body),
-            h11.EndOfMessage(),
-        ):
-            self.transport.write(self.conn.send(event) or b"")
+        head = (
+            "HTTP/1.1 400 Bad Request\r\n"
+            "content-type: application/x-amz-json-1.1\r\n"
+            f"x-amzn-requestid: {request_id}\r\n"
+            f"x-amzn-errortype: {code}\r\n"
+            f"content-length: {len(body)}\r\n"
+            "connection: close\r\n\r\n"
+        )
+        self.transport.write(head.encode() + body)
         self.transport.close()
 
 
