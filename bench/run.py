@@ -63,6 +63,7 @@ from server import (  # noqa: E402
     BenchError,
     Client,
     PostgresDatabases,
+    RawClient,
     RssSampler,
     Server,
     wait_quiet,
@@ -202,13 +203,13 @@ def latency(
 
 def _hammer(job: tuple[str, bytes, float, float]) -> tuple[int, int]:
     url, body, start_at, seconds = job
-    client = Client(url)
+    client = RawClient(url, "DescribeDataset", body)
     time.sleep(max(0.0, start_at - time.monotonic()))
     done = errors = 0
     deadline = start_at + seconds
     while time.monotonic() < deadline:
         try:
-            status, _ = client.raw("DescribeDataset", body)
+            status, _ = client.send()
         except Exception:
             errors += 1
             continue

@@ -104,7 +104,7 @@ class DatasetOperations(ServiceBase):
         return {"DatasetArn": arn}
 
     def describe_dataset(self, caller: Caller, dataset_arn: str) -> dict[str, Any]:
-        with self.store.read() as tx:
+        with self.store.read(snapshot=False) as tx:  # one statement
             dataset = self.dataset_for(tx, caller, dataset_arn)
         return {
             "DatasetDescription": {

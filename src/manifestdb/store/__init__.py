@@ -72,8 +72,8 @@ class Store:
         self.token_key = self.database.secret("pagination_token_key")
 
     @contextmanager
-    def read(self) -> Iterator[Tx]:
-        with self.database.read() as conn:
+    def read(self, *, snapshot: bool = True) -> Iterator[Tx]:
+        with self.database.read(snapshot=snapshot) as conn:
             yield Tx(conn, self.dialect)
 
     @contextmanager
