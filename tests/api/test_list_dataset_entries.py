@@ -175,3 +175,32 @@ def test_paginator_with_filters_over_many_pages(rekognition: Any, mixed: str):
     got = [i for page in pages for i in refs([orjson.loads(e) for e in page["DatasetEntries"]])]
     assert got == expected(lambda i: label_of(i) == "blue")
     assert len(pages) == -(-len(got) // 7)
+
+
+def test_labels_whose_text_holds_another_labels_key_are_told_apart(rekognition: Any):
+    """A label's key in an entry's label counts is `"name":`; a label named `x"name` (or one
+    with a backslash) holds that text too. ContainsLabels must still match names, not text, on
+    every path: labels alone, and labels with a substring (the text pre-check)."""
+    tricky = ['x"cat', 'x\\"cat', "cat\\", 'a":"cat']
+    lines = [image_line(f"s3://bucket/pets/{i:03d}.jpg", name) for i, name in enumerate(tricky)]
+    lines.append(image_line("s3://bucket/pets/100.jpg", "cat"))
+    lines.append(image_line("s3://bucket/pets/101.jpg", "cat", 'x"cat'))
+    _, train = new_dataset(rekognition, manifest(*lines))
+    assert wait_for_status(rekognition, train)["Status"] == "UPDATE_COMPLETE"
+    want = ["s3://bucket/pets/100.jpg", "s3://bucket/pets/101.jpg"]
+    for extra in ({}, {"SourceRefContains": "pets/"}, {"SourceRefContains": "/1"}):
+        got = all_entries(rekognition, train, ContainsLabels=["cat"], **extra)
+        assert [e["source-ref"] for e in got] == want, extra
+    for name in tricky:
+        got = all_entries(rekognition, train, ContainsLabels=[name], SourceRefContains="pets/")
+        assert {e["source-ref"] for e in got} == {
+            line["source-ref"] for line in lines if name in _names(line)
+        }, name
+
+
+def _names(line: dict[str, Any]) -> set[str]:
+    return {
+        value["class-name"]
+        for key, value in line.items()
+        if key.endswith("-metadata") and "class-name" in value
+    }

@@ -118,6 +118,10 @@ class Runner:
             job.kind,
             (time.perf_counter() - started) * 1000,
         )
+        try:
+            self.store.merge_pending_index_entries()  # before the next job, after this one's
+        except Exception:
+            log.exception("could not merge the trigram index's pending entries")
 
     def _mark_service_error(self, job: JobRecord, error: Exception) -> None:
         """Our fault, not the user's: the dataset says SERVICE_ERROR and keeps its entries.

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection
 
 from manifestdb.store.label_bits import SHIFT, bit_positions, chunk_of
@@ -120,20 +121,32 @@ def _by_entries(query: _Query, after: int, limit: int) -> list[Any]:
     clauses = ["e.dataset_id = ?", "e.seq > ?", *query.flag_clauses(), *contains]
     params: list[Any] = [query.dataset_id, after, *contains_params]
     if query.filters.labels:
-        clauses.append(
-            "EXISTS (SELECT 1 FROM jsonb_object_keys(e.labels::jsonb) k WHERE k = ANY(?))"
-        )
-        params.append(list(query.filters.labels))
+        label_test, label_params = _label_test(query.dialect, query.filters.labels)
+        clauses.append(label_test)
+        params.extend(label_params)
     sql = (
         f"SELECT e.seq, e.line FROM entries e WHERE {' AND '.join(clauses)} ORDER BY e.seq LIMIT ?"
     )
     return query.rows(sql, (*params, limit))
 
 
-def _label_probe(labels: Sequence[str]) -> str:
-    """SQLite: does the candidate `e` carry one of `labels`? (Its own label counts say.)"""
+def _label_test(dialect: str, labels: Sequence[str]) -> tuple[str, list[Any]]:
+    """Does the candidate `e` carry one of `labels`? Its own label counts say: a JSON object.
+
+    The object is searched as text first: a label's key (`"name":`, as orjson writes it) is in
+    the text of every object that holds the label. Only the rows that pass are parsed, which
+    cost 3 µs a row on PostgreSQL (two thirds of a label-and-substring page); the parse stays,
+    as text alone would take a label named `x"name` for one named `name`.
+    """
+    keys = [orjson.dumps(label).decode() + ":" for label in labels]
+    find = "strpos(e.labels, ?) > 0" if dialect == "postgresql" else "instr(e.labels, ?) > 0"
+    text = " OR ".join(find for _ in keys)
+    if dialect == "postgresql":
+        exact = "EXISTS (SELECT 1 FROM jsonb_object_keys(e.labels::jsonb) k WHERE k = ANY(?))"
+        return f"({text}) AND {exact}", [*keys, list(labels)]
     marks = ", ".join("?" for _ in labels)
-    return f"EXISTS (SELECT 1 FROM json_each(e.labels) j WHERE j.key IN ({marks}))"
+    exact = f"EXISTS (SELECT 1 FROM json_each(e.labels) j WHERE j.key IN ({marks}))"
+    return f"({text}) AND {exact}", [*keys, *labels]
 
 
 def trigram_query(substring: str, sample: Sequence[str] = ()) -> str:
@@ -185,8 +198,9 @@ def _by_fts(query: _Query, after: int, limit: int) -> list[Any]:
     match = trigram_query(filters.contains, query.sample())
     params: list[Any] = [match, after, query.dataset_id, filters.contains]
     if filters.labels:
-        clauses.append(_label_probe(filters.labels))
-        params.extend(filters.labels)
+        label_test, label_params = _label_test(query.dialect, filters.labels)
+        clauses.append(label_test)
+        params.extend(label_params)
     sql = (
         "SELECT e.seq, e.line FROM entries_fts f CROSS JOIN entries e ON e.seq = f.rowid "
         f"WHERE {' AND '.join(clauses)} ORDER BY f.rowid LIMIT ?"
