@@ -10,6 +10,7 @@ from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, sele
 
 from manifestdb.store.records import JobRecord
 from manifestdb.store.schema import job_payloads, jobs, update_reports
+from manifestdb.store.sql import raw_rows
 
 REPORTS_KEPT = 100
 
@@ -93,9 +94,10 @@ class JobQueries:
                 lease_until=now + lease_seconds,
             )
         )
-        payload = self.conn.execute(
-            select(job_payloads.c.payload).where(job_payloads.c.job_id == row.id)
-        ).scalar()
+        found = raw_rows(
+            self.conn, "SELECT payload FROM job_payloads WHERE job_id = ?", (row.id,), binary=True
+        )
+        payload = bytes(found[0][0]) if found else None
         return JobRecord(
             id=row.id,
             dataset_id=row.dataset_id,

@@ -149,6 +149,7 @@ class LabelBits:
                 "SELECT chunk, bits FROM label_chunks WHERE dataset_id = ? AND label = ? "
                 f"AND chunk IN ({marks})",
                 (self.dataset_id, label, *part),
+                binary=True,
             )
             stored.update((chunk, int.from_bytes(bits, "little")) for chunk, bits in rows)
         return stored

@@ -52,8 +52,8 @@ class _Query:
         self.dataset_id = dataset_id
         self.filters = filters
 
-    def rows(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        return raw_rows(self.conn, sql, params)
+    def rows(self, sql: str, params: Sequence[Any], *, binary: bool = False) -> list[Any]:
+        return raw_rows(self.conn, sql, params, binary=binary)
 
     def flag_clauses(self) -> list[str]:
         # Literals, not parameters, so SQLite can prove its partial indexes apply.
@@ -277,7 +277,7 @@ def _label_chunks(query: _Query, first: int) -> list[Any]:
     labels = query.filters.labels
     sql = " UNION ALL ".join(one.format(n=n) for n in range(len(labels)))
     params = [p for label in labels for p in (query.dataset_id, label, first, LABEL_CHUNKS)]
-    return query.rows(sql, params)
+    return query.rows(sql, params, binary=True)
 
 
 def _fetch(query: _Query, seqs: list[int]) -> list[Any]:
