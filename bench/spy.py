@@ -63,9 +63,9 @@ CATEGORIES = (  # (label, what a frame name contains), the first match from the 
     ("manifest engine (check_line, ChangeReader)", "change.py:"),
     ("SQLAlchemy (compile, cursor, rows)", "sqlalchemy"),
     ("store (entries.py, listing.py ...)", "entries.py:"),
-    ("HTTP (uvicorn, starlette, h11)", "h11"),
-    ("HTTP (uvicorn, starlette, h11)", "uvicorn"),
-    ("HTTP (uvicorn, starlette, h11)", "starlette"),
+    ("HTTP (uvicorn, starlette, httptools)", "httptools"),
+    ("HTTP (uvicorn, starlette, httptools)", "uvicorn"),
+    ("HTTP (uvicorn, starlette, httptools)", "starlette"),
 )
 FOCUS = "JobApplier.run"
 
