@@ -83,3 +83,29 @@ def test_a_rolled_back_write_leaves_the_lines_and_the_next_write_works(store: St
     stored = _stored(store, dataset_id)
     changed = [ref for ref, names in stored.items() if "label-c" in names]
     assert len(changed) == 600 and len(stored) == COUNT
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+def test_replacements_look_rows_up_by_index_not_by_scanning_the_table(store: Store) -> None:
+    """The temporary table of replaced rows has no statistics, and its dead rows (emptied
+    batch after batch) made it look large: the planner then hashed it and scanned `entries`
+    whole for every batch. Each replaced row must be an index lookup, however many batches."""
+    dataset_id = new_dataset(store)
+    _write(store, dataset_id, _entries("a", 6000))
+    batch = list(_entries("b", 6000))
+    # The backend's counters (they may still hold earlier transactions' counts, unflushed).
+    counters = text(
+        "SELECT seq_scan, coalesce(idx_scan, 0) FROM pg_stat_xact_user_tables "
+        "WHERE relname = 'entries'"
+    )
+    with store.write() as tx:
+        before = tx.conn.execute(counters).one()
+        writer = tx.entry_writer(dataset_id)
+        for start in range(0, len(batch), 500):
+            writer.upsert(batch[start : start + 500])
+        writer.finish()
+        after = tx.conn.execute(counters).one()
+    scans, lookups = after[0] - before[0], after[1] - before[1]
+    assert scans == 0, f"{scans} scans of the whole table"
+    assert lookups >= 6000  # one lookup per replaced row (and per row looked up first)
+    assert all("label-b" in names for names in _stored(store, dataset_id).values())
