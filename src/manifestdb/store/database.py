@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import logging
 import secrets
-import select
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from select import POLLIN, poll
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, insert
-from sqlalchemy import select as select_rows
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import QueuePool
 
@@ -110,8 +109,8 @@ def _postgres_on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> N
     """
     if dbapi_connection.closed:
         raise DisconnectionError("the connection is closed")
-    poller = select.poll()
-    poller.register(dbapi_connection.fileno(), select.POLLIN)
+    poller = poll()
+    poller.register(dbapi_connection.fileno(), POLLIN)
     if poller.poll(0):
         raise DisconnectionError("the server ended this connection")
 
@@ -182,7 +181,7 @@ class Database:
     def secret(self, name: str) -> bytes:
         """A random key kept in the database, made on first use (shared by every process)."""
         with self.write() as connection:
-            value = connection.execute(select_rows(meta.c.value).where(meta.c.key == name)).scalar()
+            value = connection.execute(select(meta.c.value).where(meta.c.key == name)).scalar()
             if value is None:
                 value = secrets.token_hex(32)
                 connection.execute(insert(meta).values(key=name, value=value))

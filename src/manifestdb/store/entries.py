@@ -213,24 +213,17 @@ class EntryWriter:
         slower still: psycopg dumps arrays of long text in Python)."""
         self.conn.exec_driver_sql(_CHANGED_TABLE)
         self._copy(_COPY_CHANGED, rows)
-        cursor = self._cursor()
-        try:
+        with self._cursor() as cursor:
             cursor.execute(_UPDATE_FROM_CHANGED)
-        finally:
-            cursor.close()
 
     def _cursor(self) -> Any:
         return self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
     def _copy(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """PostgreSQL: `rows` streamed by a COPY ... FROM STDIN statement."""
-        cursor = self._cursor()
-        try:
-            with cursor.copy(sql) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        finally:
-            cursor.close()
+        with self._cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def _run(self, sql: str, rows: list[Any]) -> None:
         self.conn.exec_driver_sql(adapt(sql, self.dialect), rows)
