@@ -159,6 +159,14 @@ class PostgresDatabases:
                 connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def wait_until(condition: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
+    """Poll `condition` every 50 ms until it holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what or "timed out"
+        time.sleep(0.05)
+
+
 def wait_for_status(client: Any, dataset_arn: str, timeout: float = 30.0) -> dict[str, Any]:
     """DescribeDataset's description once the dataset is no longer *_IN_PROGRESS."""
     deadline = time.monotonic() + timeout

@@ -7,7 +7,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from auth_helpers import (
     write_auth_file,
 )
 
-from server_support import Server, ServerFactory, free_port
+from server_support import Server, ServerFactory, free_port, wait_until
 
 AWS = Path(sys.executable).parent / "aws"
 ADMIN = make_key(ACCOUNT_A, "serve-admin")
@@ -181,13 +180,6 @@ def succeeds(call: Any) -> bool:
     except ClientError:
         return False
     return True
-
-
-def wait_until(condition: Any, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "example.com"])

@@ -4,14 +4,13 @@ every SourceRefContains search reads in full; the job runner merges it after eac
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from lines import image_line, manifest
-from server_support import Server, all_entries, new_dataset, wait_for_status
+from server_support import Server, all_entries, new_dataset, wait_for_status, wait_until
 
 pytestmark = pytest.mark.postgres
 
@@ -39,16 +38,11 @@ def test_each_job_leaves_the_trigram_index_without_pending_entries(
         lines = [image_line(f"s3://bkt/a/{i:05d}.jpg", f"l{i % 5}") for i in range(600)]
         _, dataset = new_dataset(client, manifest(*lines))
         # The merge follows each job's commit: give it a moment, then nothing may be pending.
-        deadline = time.monotonic() + 10
-        while _pending_pages(database):
-            assert time.monotonic() < deadline, "the create's entries stayed pending"
-            time.sleep(0.1)
+        wait_until(lambda: not _pending_pages(database), 10, "the create's entries stayed pending")
         more = [image_line(f"s3://bkt/b/{i:05d}.jpg", "new") for i in range(600)]
         client.update_dataset_entries(DatasetArn=dataset, Changes={"GroundTruth": manifest(*more)})
         assert wait_for_status(client, dataset)["Status"] == "UPDATE_COMPLETE"
-        while _pending_pages(database):
-            assert time.monotonic() < deadline + 10, "the update's entries stayed pending"
-            time.sleep(0.1)
+        wait_until(lambda: not _pending_pages(database), 10, "the update's entries stayed pending")
         # Merged entries are found as before.
         found = all_entries(client, dataset, SourceRefContains="b/0004")
         want = [f"s3://bkt/b/{i:05d}.jpg" for i in range(40, 50)]

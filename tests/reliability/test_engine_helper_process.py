@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 from reliability_kit import Api, new_dataset, update
 
 from lines import image_line, manifest
+from server_support import wait_until
 
 
 def _helpers(parent: int) -> list[int]:
@@ -32,13 +32,6 @@ def _helpers(parent: int) -> list[int]:
     return found
 
 
-def _wait_for(predicate: Any, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def _change(seed: int) -> bytes:
     return manifest(*(image_line(f"s3://bucket/{seed}/{i}.jpg", f"l{i % 4}") for i in range(800)))
 
@@ -47,7 +40,7 @@ def test_a_helper_serves_the_jobs_and_a_dead_one_is_replaced(start_server: Any) 
     server = start_server()
     assert server.process is not None
     pid = server.process.pid
-    _wait_for(lambda: len(_helpers(pid)) == 1)
+    wait_until(lambda: len(_helpers(pid)) == 1)
     (first,) = _helpers(pid)
     api = Api(server.url)
     arn = new_dataset(api, "helped")
@@ -59,7 +52,7 @@ def test_a_helper_serves_the_jobs_and_a_dead_one_is_replaced(start_server: Any) 
     description = api.settle(arn)
     assert description["Status"] == "UPDATE_COMPLETE"
     assert description["DatasetStats"]["TotalEntries"] == 1600
-    _wait_for(lambda: len(_helpers(pid)) == 1 and _helpers(pid) != [first])
+    wait_until(lambda: len(_helpers(pid)) == 1 and _helpers(pid) != [first])
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
@@ -67,10 +60,10 @@ def test_the_helper_ends_with_its_server(start_server: Any, stop: signal.Signals
     server = start_server()
     assert server.process is not None
     pid = server.process.pid
-    _wait_for(lambda: len(_helpers(pid)) == 1)
+    wait_until(lambda: len(_helpers(pid)) == 1)
     (helper,) = _helpers(pid)
     server.stop(stop)
-    _wait_for(lambda: not Path(f"/proc/{helper}").exists() or _zombie(helper))
+    wait_until(lambda: not Path(f"/proc/{helper}").exists() or _zombie(helper))
 
 
 def _zombie(pid: int) -> bool:
