@@ -66,6 +66,7 @@ from server import (  # noqa: E402
     RawClient,
     RssSampler,
     Server,
+    wait_database_quiet,
     wait_quiet,
 )
 
@@ -257,7 +258,10 @@ def timed_update(
     """One change, call to UPDATE_COMPLETE; asserts it completed and added what it should."""
     before = client.describe(arn)["DatasetStats"]["TotalEntries"]
     body = update_body(arn, change.payload)
-    quiet_s = wait_quiet(server.pid)  # the previous change's WAL checkpoint, off the clock
+    # The previous change's WAL checkpoint (SQLite) or index merge (PostgreSQL), off the clock.
+    quiet_s = wait_quiet(server.pid)
+    if server.database_url is not None:
+        quiet_s += wait_database_quiet(server.database_url)
     with RssSampler(server.pid) as sampler:
         started = time.perf_counter()
         status, answer = client.raw("UpdateDatasetEntries", body)

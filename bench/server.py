@@ -102,6 +102,29 @@ def wait_quiet(pid: int, window: float = 0.1, limit: float = 10.0) -> float:
     return time.monotonic() - started
 
 
+def wait_database_quiet(url: str, limit: float = 10.0) -> float:
+    """PostgreSQL: wait until no other session of the database at `url` is running a statement;
+    the seconds waited.
+
+    After each job the server merges the trigram index's pending list: PostgreSQL's work, on
+    no CPU of the server's process, so `wait_quiet` does not see it. As with SQLite's WAL
+    checkpoint, a timed change starts once the previous one's has ended.
+    """
+    import psycopg
+
+    started = time.monotonic()
+    with psycopg.connect(url, autocommit=True) as connection:
+        while time.monotonic() - started < limit:
+            busy = connection.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state = 'active' AND pid <> pg_backend_pid()"
+            ).fetchall()[0][0]
+            if not busy:
+                break
+            time.sleep(0.01)
+    return time.monotonic() - started
+
+
 class RssSampler:
     """The peak VmRSS of a process and its children (summed) over a block, sampled every
     `interval` seconds in a thread."""

@@ -109,3 +109,69 @@ def test_replacements_look_rows_up_by_index_not_by_scanning_the_table(store: Sto
     assert scans == 0, f"{scans} scans of the whole table"
     assert lookups >= 6000  # one lookup per replaced row (and per row looked up first)
     assert all("label-b" in names for names in _stored(store, dataset_id).values())
+
+
+def _seqs(store: Store, dataset_id: int) -> dict[str, int]:
+    with store.read() as tx:
+        rows = tx.conn.execute(
+            text("SELECT source_ref, seq FROM entries WHERE dataset_id = :d"), {"d": dataset_id}
+        )
+        return {ref: seq for ref, seq in rows}
+
+
+def test_new_entries_mixed_with_replacements_take_seqs_in_line_order(store: Store) -> None:
+    """In a batch that both adds and replaces, the new entries follow the stored ones in the
+    order of their lines, and a replaced entry keeps its seq (and so its place in listings)."""
+    dataset_id = new_dataset(store)
+    _write(store, dataset_id, _entries("a", 900))
+    before = _seqs(store, dataset_id)
+    # Lines of a later batch: every third one new, in an order unlike the stored one.
+    lines = list(_entries("b", 1500))[::-1]
+    mixed = [entry for n, entry in enumerate(lines) if n % 3 == 0 or entry.source_ref in before]
+    _write(store, dataset_id, iter(mixed))
+    after = _seqs(store, dataset_id)
+    assert {ref: after[ref] for ref in before} == before
+    new = [entry.source_ref for entry in mixed if entry.source_ref not in before]
+    assert len(new) == 200
+    new_seqs = [after[ref] for ref in new]
+    assert new_seqs == sorted(new_seqs) and min(new_seqs) > max(before.values())
+    stored = _stored(store, dataset_id)
+    assert len(stored) == 1100 and all("label-b" in names for names in stored.values())
+
+
+def test_an_identical_line_is_counted_as_replaced_but_not_rewritten(store: Store) -> None:
+    dataset_id = new_dataset(store)
+    _write(store, dataset_id, _entries("a", 800))
+    same = list(_entries("a", 800))
+    changed = list(_entries("b", 800))
+    batch = [same[n] if n % 2 else changed[n] for n in range(800)]
+    with store.write() as tx:
+        writer = tx.entry_writer(dataset_id)
+        writer.upsert(batch[:500])
+        writer.upsert(batch[500:])
+        result = writer.finish()
+    assert (result.added, result.replaced) == (0, 800)
+    stored = _stored(store, dataset_id)
+    for n, entry in enumerate(batch):
+        assert f"label-{'a' if n % 2 else 'b'}" in stored[entry.source_ref]
+    with store.read() as tx:
+        labels = {stats.label: stats.entry_count for stats in tx.label_page(dataset_id, None, 50)}
+    assert labels["label-a"] == 400 and labels["label-b"] == 400
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+def test_identical_lines_leave_their_rows_untouched(store: Store) -> None:
+    """PostgreSQL: a row rewritten gets a new row version (a new xmin); an identical line's
+    row keeps the version it had."""
+    dataset_id = new_dataset(store)
+    _write(store, dataset_id, _entries("a", 600))
+    versions = text("SELECT source_ref, xmin::text FROM entries WHERE dataset_id = :d")
+    with store.read() as tx:
+        before = dict(tx.conn.execute(versions, {"d": dataset_id}).all())
+    same = list(_entries("a", 600))
+    changed = list(_entries("b", 600))
+    _write(store, dataset_id, iter(same[:300] + changed[300:]))
+    with store.read() as tx:
+        after = dict(tx.conn.execute(versions, {"d": dataset_id}).all())
+    untouched = {ref for ref in before if after[ref] == before[ref]}
+    assert untouched == {entry.source_ref for entry in same[:300]}

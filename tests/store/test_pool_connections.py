@@ -1,6 +1,7 @@
 """PostgreSQL connections from the pool: one the server has ended is replaced on checkout
-without a round trip to ask (no pool_pre_ping), and a one-statement read runs without a
-transaction of its own yet leaves its connection as it found it."""
+without a round trip to ask (no pool_pre_ping), a one-statement read runs without a
+transaction of its own yet leaves its connection as it found it, and no session compiles
+statements with JIT."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 import psycopg
 import pytest
 from psycopg.pq import TransactionStatus
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from manifestdb.store import Store
 
@@ -53,3 +54,23 @@ def test_a_one_statement_read_runs_outside_a_transaction(store: Store) -> None:
     assert _status(store, snapshot=False) == TransactionStatus.IDLE  # autocommit: no BEGIN
     # The connection went back to the pool out of autocommit: snapshots are snapshots again.
     assert _status(store, snapshot=True) == TransactionStatus.INTRANS
+
+
+def _compiles(connection: Connection) -> bool:
+    """Whether a plan past the (lowered) JIT threshold is compiled on this connection."""
+    with connection.begin():
+        connection.execute(text("SET LOCAL jit_above_cost = 0"))
+        plan = connection.execute(text("EXPLAIN ANALYZE SELECT count(*) FROM entries")).scalars()
+        return any(line.startswith("JIT") for line in plan)
+
+
+def test_sessions_do_not_jit_compile_statements(store: Store, engine: Engine) -> None:
+    with engine.connect() as plain:
+        if not _compiles(plain):
+            pytest.skip("this PostgreSQL server compiles nothing with JIT (jit off, or no LLVM)")
+    with store.engine.connect() as pooled:
+        assert not _compiles(pooled)
+        assert pooled.execute(text("SHOW jit")).scalar_one() == "off"
+    for snapshot in (True, False):
+        with store.read(snapshot=snapshot) as tx:
+            assert tx.conn.execute(text("SHOW jit")).scalar_one() == "off"

@@ -1,7 +1,9 @@
 """Storage settings only PostgreSQL has (on SQLite these revisions do nothing):
 - 0007 leaves room on `entries` pages (fillfactor 85), so a replaced line is a HOT update;
 - 0008 stores job payloads uncompressed (STORAGE EXTERNAL): compressing 5 MiB was half of
-  storing it.
+  storing it;
+- 0009 lets the trigram index's pending list hold a whole change (16 MB), and compresses
+  payloads with lz4 where the server has it.
 Each downgrade restores what was there before."""
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def _payload_storage(engine: Engine) -> object:
 
 
 def _stored_compressed(engine: Engine) -> object:
-    """Whether a 5 MiB payload that compresses well is stored compressed."""
+    """How a 5 MiB payload that compresses well is stored: its compression method, or None."""
     payload = b'{"source-ref":"s3://bucket/image.jpg","label":1}\n' * 100_000
     with engine.begin() as connection:
         job = connection.execute(
@@ -51,7 +53,21 @@ def _stored_compressed(engine: Engine) -> object:
         ).scalar()
         connection.execute(text("DELETE FROM job_payloads WHERE job_id = :job"), {"job": job})
         connection.execute(text("DELETE FROM jobs WHERE id = :job"), {"job": job})
-    return method is not None
+    return method
+
+
+def _index_options(engine: Engine) -> list[str]:
+    options = _value(
+        engine, "SELECT reloptions FROM pg_class WHERE relname = 'ix_entries_source_ref_trgm'"
+    )
+    return list(options or [])  # type: ignore[call-overload]
+
+
+def _has_lz4(engine: Engine) -> bool:
+    values = _value(
+        engine, "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'"
+    )
+    return "lz4" in (values or [])  # type: ignore[operator]
 
 
 def test_entries_pages_keep_room_for_hot_updates(engine: Engine) -> None:
@@ -66,9 +82,28 @@ def test_entries_pages_keep_room_for_hot_updates(engine: Engine) -> None:
 def test_job_payloads_are_stored_uncompressed(engine: Engine) -> None:
     alembic(engine, "0007")
     assert _payload_storage(engine) == "x"  # extended: compressed when large
-    assert _stored_compressed(engine)
+    assert _stored_compressed(engine) == "pglz"
     alembic(engine, "0008")
     assert _payload_storage(engine) == "e"  # external: out of line, as it is
-    assert not _stored_compressed(engine)
+    assert _stored_compressed(engine) is None
     alembic(engine, "0007", down=True)
     assert _payload_storage(engine) == "x"
+
+
+def test_the_pending_list_holds_a_change_and_payloads_are_compressed_by_lz4(
+    engine: Engine,
+) -> None:
+    alembic(engine, "0008")
+    assert _index_options(engine) == []
+    alembic(engine, "0009")
+    assert _index_options(engine) == ["gin_pending_list_limit=16384"]
+    if _has_lz4(engine):
+        assert _payload_storage(engine) == "x"
+        assert _stored_compressed(engine) == "lz4"
+    else:  # a server built without lz4 keeps 0008's setting
+        assert _payload_storage(engine) == "e"
+        assert _stored_compressed(engine) is None
+    alembic(engine, "0008", down=True)
+    assert _index_options(engine) == []
+    assert _payload_storage(engine) == "e"
+    assert _stored_compressed(engine) is None
