@@ -175,3 +175,28 @@ def test_identical_lines_leave_their_rows_untouched(store: Store) -> None:
         after = dict(tx.conn.execute(versions, {"d": dataset_id}).all())
     untouched = {ref for ref in before if after[ref] == before[ref]}
     assert untouched == {entry.source_ref for entry in same[:300]}
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+def test_only_the_bitmap_writes_are_prepared(store: Store) -> None:
+    """PostgreSQL: statements are never prepared (generic plans cannot use the trigram index),
+    except the label bitmaps' upsert and delete, each run for hundreds of rows at a time and
+    prepared once per connection."""
+    dataset_id = new_dataset(store)
+    prepared = text("SELECT statement FROM pg_prepared_statements ORDER BY statement")
+    for version in ("a", "b", "c"):  # b and c replace every label: bitmaps deleted too
+        with store.write() as tx:
+            writer = tx.entry_writer(dataset_id)
+            for start in range(0, COUNT, 500):
+                writer.upsert(list(_entries(version))[start : start + 500])
+            writer.finish()
+            statements = tx.conn.execute(prepared).scalars().all()
+        kinds = [statement.split()[0] + " " + statement.split()[2] for statement in statements]
+        if version == "a":  # new labels only: nothing to delete yet
+            assert kinds == ["INSERT label_chunks"], statements
+        else:
+            assert kinds == ["DELETE label_chunks", "INSERT label_chunks"], statements
+    with store.read() as tx:  # the same pooled connection prepares nothing more
+        assert tx.conn.execute(prepared).scalars().all() == statements
+        tx.conn.execute(text("SELECT count(*) FROM entries WHERE dataset_id = :d"), {"d": 1})
+        assert tx.conn.execute(prepared).scalars().all() == statements

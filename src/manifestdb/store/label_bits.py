@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from sqlalchemy import Connection
 
-from manifestdb.store.sql import adapt, raw_rows
+from manifestdb.store.sql import raw_rows, run_many
 
 CHUNK_BITS = 65536  # a chunk's bitmap is at most 8 KiB
 SHIFT = CHUNK_BITS.bit_length() - 1
@@ -132,9 +132,9 @@ class LabelBits:
         # A statement per row, pipelined by psycopg on PostgreSQL: with rows of 8 KiB, one
         # statement over arrays was slower there (an 800-row upsert: 290 ms against 50 ms).
         if deletes:
-            self.conn.exec_driver_sql(adapt(_DELETE, self.dialect), deletes)
+            run_many(self.conn, _DELETE, deletes)
         if upserts:
-            self.conn.exec_driver_sql(adapt(_UPSERT, self.dialect), upserts)
+            run_many(self.conn, _UPSERT, upserts)
         self._set.clear()
         self._clear.clear()
 

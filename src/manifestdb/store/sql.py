@@ -46,3 +46,25 @@ def raw_rows(
         return list(cursor.fetchall())
     finally:
         cursor.close()
+
+
+def run_many(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """`sql` (with `?` placeholders) once for each of `rows`, in one call.
+
+    On PostgreSQL psycopg pipelines the rows, and here prepares the statement once for all of
+    them: statements are otherwise never prepared (`create_database_engine`), and parsing and
+    planning the same upsert for each of the ~800 label bitmaps a 5 MiB change into 1,000,000
+    entries rewrites took ~13 ms of the ~78 ms their flush took (in the same run, alternated).
+    """
+    dialect = conn.dialect.name
+    if dialect != "postgresql":
+        conn.exec_driver_sql(sql, list(rows))
+        return
+    dbapi: Any = conn.connection.dbapi_connection
+    saved = dbapi.prepare_threshold
+    dbapi.prepare_threshold = 0  # executemany then prepares; a lone execute still never does
+    try:
+        with dbapi.cursor() as cursor:
+            cursor.executemany(adapt(sql, dialect), rows)
+    finally:
+        dbapi.prepare_threshold = saved
