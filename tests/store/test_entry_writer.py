@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import orjson
+import psycopg
 import pytest
 from sqlalchemy import text
 from store_support import new_dataset
@@ -200,3 +201,29 @@ def test_only_the_bitmap_writes_are_prepared(store: Store) -> None:
         assert tx.conn.execute(prepared).scalars().all() == statements
         tx.conn.execute(text("SELECT count(*) FROM entries WHERE dataset_id = :d"), {"d": 1})
         assert tx.conn.execute(prepared).scalars().all() == statements
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+def test_without_pipeline_mode_the_statements_go_one_at_a_time(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A libpq older than 14 has no pipeline mode: the writer then sends the statements around
+    a batch's merge one by one, with the same outcome."""
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("pipeline mode used where libpq has none")
+
+    monkeypatch.setattr(psycopg.Pipeline, "is_supported", classmethod(lambda _cls: False))
+    monkeypatch.setattr(psycopg.Connection, "pipeline", refuse)
+    dataset_id = new_dataset(store)
+    _write(store, dataset_id, _entries("a", 900))
+    before = _seqs(store, dataset_id)
+    _write(store, dataset_id, _entries("b", 1400))
+    after = _seqs(store, dataset_id)
+    assert {ref: after[ref] for ref in before} == before
+    assert min(after[ref] for ref in after if ref not in before) > max(before.values())
+    stored = _stored(store, dataset_id)
+    assert len(stored) == 1400 and all("label-b" in names for names in stored.values())
+    with store.read() as tx:
+        labels = {stats.label: stats.entry_count for stats in tx.label_page(dataset_id, None, 50)}
+    assert labels["label-b"] == 1400 and "label-a" not in labels

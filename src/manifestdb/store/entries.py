@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from typing import Any, NamedTuple
 
 import orjson
+import psycopg
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from manifestdb.manifest.types import Entry
@@ -253,7 +255,9 @@ class EntryWriter:
             ],
         )
         dbapi: Any = self.conn.connection.dbapi_connection
-        with dbapi.pipeline(), dbapi.cursor() as around, dbapi.cursor() as merge:
+        # Pipeline mode needs libpq 14 (psycopg[binary] brings 17); without it, one at a time.
+        pipeline = dbapi.pipeline() if psycopg.Pipeline.is_supported() else nullcontext()
+        with pipeline, dbapi.cursor() as around, dbapi.cursor() as merge:
             for statement in _BEFORE_MERGE:
                 around.execute(statement)
             merge.execute(_MERGE_INCOMING, (int(self.dataset_id),))
