@@ -13,7 +13,7 @@ import pytest
 from toolkit_cli import Toolkit
 
 from lines import box_line, image_line, manifest
-from manifestdb.commands.push import MAX_CHANGE_BYTES, Change
+from manifestdb.commands.changes import MAX_CHANGE_BYTES, Change
 from manifestdb.commands.pushview import PushView, error_codes
 from server_support import Server, ServerFactory, all_entries, new_dataset, wait_for_status
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 import sys
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
-if TYPE_CHECKING:
-    from manifestdb.commands.push import Change
+from manifestdb.commands.changes import Change
 
 
 def error_codes(line: dict[str, Any]) -> list[tuple[str, str]]:

@@ -46,12 +46,12 @@ from manifestdb.manifest.formats.model import (
     open_lines,
     open_output,
 )
-from manifestdb.manifest.formats.multilabel import MULTILABEL, split_array
 
 SOURCE_REF = "source-ref"
 METADATA = "-metadata"
 CLASSIFICATION = "groundtruth/image-classification"
 OBJECT_DETECTION = "groundtruth/object-detection"
+MULTILABEL = "groundtruth/image-classification-multilabel"
 SERVICE_KEYS = frozenset({"cl-metadata", "errors", "warnings", "cl-errors"})
 LABEL_ATTRIBUTE = "label"
 BOX_ATTRIBUTE = "bounding-box"
@@ -105,6 +105,20 @@ def image_of_line(line: dict[str, Any], where: str) -> Image:
         else:
             raise FormatError(f"{where}: label attribute {name!r} has unsupported type {kind!r}")
     return image
+
+
+def split_array(name: str, body: list[Any], meta: dict[str, Any], where: str) -> list[str]:
+    """The labels of one array-form attribute `name`, in the array's order."""
+    class_map = meta.get("class-map")
+    if not isinstance(class_map, dict):
+        raise FormatError(f"{where}: multi-label attribute {name!r} has no class-map")
+    labels: list[str] = []
+    for class_id in body:
+        label = class_map.get(str(class_id)) if isinstance(class_id, int) else None
+        if not isinstance(label, str):
+            raise FormatError(f"{where}: class id {class_id!r} of {name!r} is not in its class-map")
+        labels.append(label)
+    return labels
 
 
 def _is_number(value: Any) -> bool:

@@ -25,6 +25,8 @@ from typing import Any
 
 import orjson
 
+from manifestdb.manifest.formats import groundtruth
+from manifestdb.manifest.formats.groundtruth import MULTILABEL
 from manifestdb.manifest.formats.images import ImageLocator
 from manifestdb.manifest.formats.model import (
     ClassIds,
@@ -36,28 +38,11 @@ from manifestdb.manifest.formats.model import (
     open_output,
 )
 
-MULTILABEL = "groundtruth/image-classification-multilabel"
 ATTRIBUTE = "labels"
-
-
-def split_array(name: str, body: list[Any], meta: dict[str, Any], where: str) -> list[str]:
-    """The labels of one array-form attribute `name`, in the array's order."""
-    class_map = meta.get("class-map")
-    if not isinstance(class_map, dict):
-        raise FormatError(f"{where}: multi-label attribute {name!r} has no class-map")
-    labels: list[str] = []
-    for class_id in body:
-        label = class_map.get(str(class_id)) if isinstance(class_id, int) else None
-        if not isinstance(label, str):
-            raise FormatError(f"{where}: class id {class_id!r} of {name!r} is not in its class-map")
-        labels.append(label)
-    return labels
 
 
 def read(source: str, *, locator: ImageLocator | None = None) -> Iterator[Image]:
     """The images of a manifest in the array form (or any Ground Truth form), line by line."""
-    from manifestdb.manifest.formats import groundtruth  # it imports this module
-
     yield from groundtruth.read(source, locator=locator)
 
 
