@@ -1,4 +1,4 @@
-"""Measures the manifest engine (issue 6: `manifestdb validate` >= 100,000 lines/s on one core).
+"""Measures the manifest engine (its target: `manifestdb validate` >= 100,000 lines/s on one core).
 
 Prints lines/s, medians of `--runs` (5), of:
 - `check_line` alone, on the lines of a seeded ~5 MiB change;

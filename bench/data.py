@@ -1,6 +1,6 @@
 """Seeded, realistic Ground Truth lines, manifests and 5 MiB changes for the benchmarks.
 
-The mix (issue 6): 5% unlabeled lines (a bare `source-ref`), the rest half image-level lines
+The mix: 5% unlabeled lines (a bare `source-ref`), the rest half image-level lines
 with 1-3 labels and half bounding-box lines with 1-10 boxes; a 50-label vocabulary whose last
 three labels are rare (~80 entries per 100,000); ~1% of all lines carry an error (a box off the
 frame, which the service stores with an `errors` array). About 610 bytes a line.

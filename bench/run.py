@@ -1,4 +1,4 @@
-"""manifestdb benchmarks (issue 6), over HTTP against real `manifestdb serve` subprocesses.
+"""manifestdb benchmarks, over HTTP against real `manifestdb serve` subprocesses.
 
     python bench/run.py [--quick] [--entries N] [--runs R] [--no-curve] [--no-docs]
                         [--backend sqlite|postgresql] [--database-url URL]

@@ -9,8 +9,8 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> str:
-    # `__version__` is looked up on first use: importlib.metadata costs ~30 ms, more than
-    # `manifestdb validate` needs to start.
+    # `__version__` is looked up on first use: importing importlib.metadata would cost
+    # `manifestdb validate` more than the rest of its start-up.
     if name != "__version__":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from importlib.metadata import PackageNotFoundError, version

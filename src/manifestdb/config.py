@@ -19,7 +19,7 @@ class Settings:
     port: int = 8777
     data_dir: Path = Path("./data")
     in_memory: bool = False
-    database_url: str | None = None  # overrides data_dir; sqlite:///... only for now
+    database_url: str | None = None  # sqlite:///... or postgresql://...; overrides data_dir
     limits: Limits = AWS_LIMITS
     s3_endpoint_url: str | None = None
     local_buckets: Path | None = None  # read s3://B/K from LOCAL_BUCKETS/B/K instead of S3

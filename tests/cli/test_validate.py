@@ -223,7 +223,7 @@ def test_module_entry_point(tmp_path: Path) -> None:
 
 
 def test_cli_starts_without_what_validate_does_not_use() -> None:
-    """`manifestdb validate` starts fast (issue 6): importing the CLI loads no label format, no
+    """`manifestdb validate` starts fast: importing the CLI loads no label format, no
     AWS, database, HTTP or terminal library, and leaves the version to be looked up when asked."""
     heavy = ["boto3", "botocore", "sqlalchemy", "starlette", "PIL", "rich", "importlib.metadata"]
     heavy.append("manifestdb.manifest.formats")

@@ -1,4 +1,4 @@
-"""The manifest engine judges exactly as it did before its optimization (issue 6).
+"""The manifest engine judges exactly as it did before its optimization.
 
 `tests/data/engine_golden.jsonl.xz` holds a corpus of inputs and what the engine returned for
 each when the file was recorded (with the engine of commit 6dd8a39, before the fast path;
@@ -349,7 +349,7 @@ def test_fast_path_gives_the_general_paths_entry_or_none(
 
 
 def test_fast_path_takes_every_clean_realistic_line() -> None:
-    """What the speed rests on (issue 6): the usual clean lines never reach the general path."""
+    """What the speed rests on: the usual clean lines never reach the general path."""
     rng = random.Random(11)
     taken = 0
     for index in range(2000):
@@ -661,7 +661,7 @@ def build(kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
     inputs += list(generated_lines())
     for number, (raw, limits) in enumerate(inputs, 1):
         cases.append({"kind": "line", "raw": encode(raw), "number": number, "limits": limits})
-    # Stored lines judged again (as `jobs/apply.py` restores entries): str input.
+    # Stored lines judged again (as `jobs/steps.py` restores entries): str input.
     for raw, limits in inputs[:4000]:
         result = check_line(raw, 1, LIMITS[limits])
         if isinstance(result, Entry):

@@ -50,6 +50,7 @@ from manifestdb.commands.changes import (
     check_line_lengths,
 )
 from manifestdb.commands.pushview import PushView, error_codes
+from manifestdb.states import BUSY, DatasetStatus
 
 FIRST_POLL_SECONDS = 0.05
 MAX_POLL_SECONDS = 2.0
@@ -134,7 +135,7 @@ class Pusher:
         delay = FIRST_POLL_SECONDS
         while True:
             description = self.describe()
-            if not description["Status"].endswith("_IN_PROGRESS"):
+            if description["Status"] not in BUSY:
                 return description
             if deadline is not None and time.monotonic() + delay > deadline:
                 raise CommandError(
@@ -164,7 +165,7 @@ class Pusher:
                 view.note("the dataset is busy: waiting")
                 self.settle(deadline)
         description = self.settle()
-        if description["Status"] != "UPDATE_COMPLETE":
+        if description["Status"] != DatasetStatus.UPDATE_COMPLETE:
             raise CommandError(self._failure(change, description))
         self.applied = change
 

@@ -6,8 +6,7 @@ in the database. In one process they take turns under the GIL; a thread would no
 database thread gives the GIL up and takes it back at every row). Here the engine runs in a
 helper process: the job's thread sends it the change's bytes (a feeder thread, so that sending
 and receiving never wait on each other) and stores each batch of entries as it comes back,
-while the helper judges the next ones. On this project's 2-core machine a 5 MiB change into
-1,000,000 entries took 20-50 ms less (docs/benchmarks.md).
+while the helper judges the next ones (what that saves is in docs/benchmarks.md).
 
 A helper is spawned once and serves job after job (`EnginePool`). A job that stops reading
 early, on an error of its own, kills its helper (it may be blocked mid-stream); the next job
@@ -83,7 +82,7 @@ class EngineError(RuntimeError):
 
 class HelperDied(RuntimeError):
     """The helper process ended or broke the protocol: the job's transaction rolls back and the
-    job is applied again, its lines judged in its own thread (`JobApplier._apply_lines`)."""
+    job is applied again, its lines judged in its own thread (`jobs.steps.Steps.apply_lines`)."""
 
 
 def chunked(items: Iterable[Entry], size: int = BATCH) -> Iterator[list[Entry]]:
@@ -268,7 +267,7 @@ class EnginePool:
             log.error("the engine's helper processes keep failing: jobs no longer use them")
 
     def warm(self) -> None:
-        """Start a helper before the first job needs one (spawning takes ~0.2 s)."""
+        """Start a helper before the first job needs one (spawning a process is not free)."""
         self._release(Helper())
 
     def read(self, limits: Limits, is_manifest: bool) -> RemoteRead:

@@ -3,7 +3,7 @@
 `serve` runs one inside the server process (unless `--no-runner`); `manifestdb worker` runs one
 as a process of its own. A claimed job carries a lease that a heartbeat renews while the job is
 applied; a job whose worker died is claimed again once its lease has passed, and the job's own
-transaction commits only if the lease is still ours (`apply.LostLease`), so no job is applied
+transaction commits only if the lease is still ours (`steps.LostLease`), so no job is applied
 twice or by halves.
 """
 
@@ -20,10 +20,11 @@ import uuid
 from collections.abc import Callable
 
 from manifestdb.config import Settings
-from manifestdb.jobs.apply import JobApplier, LostLease
+from manifestdb.jobs.apply import JobApplier, LostLease, UnknownJobKind
 from manifestdb.jobs.engine import EnginePool
-from manifestdb.service.base import SERVICE_ERROR
-from manifestdb.store import JobRecord, Store
+from manifestdb.jobs.kinds import APPLY_BROKE, rule_for
+from manifestdb.states import DatasetStatus, DatasetStatusMessageCode, JobState
+from manifestdb.store import JobRecord, Store, Tx
 
 log = logging.getLogger("manifestdb.jobs")
 POLL_SECONDS = 0.5
@@ -109,6 +110,9 @@ class Runner:
         except LostLease as lost:
             log.warning("%s: nothing of it was committed here", lost)
             return
+        except UnknownJobKind as unknown:
+            log.error("job %d failed: %s; it is marked failed", job.id, unknown)
+            self._mark_service_error(job, unknown)
         except Exception as error:
             log.error("job %d (%s) failed: %s\n%s", job.id, job.kind, error, traceback.format_exc())
             self._mark_service_error(job, error)
@@ -124,34 +128,51 @@ class Runner:
             log.exception("could not merge the trigram index's pending entries")
 
     def _mark_service_error(self, job: JobRecord, error: Exception) -> None:
-        """Our fault, not the user's: the dataset says SERVICE_ERROR and keeps its entries.
+        """Our fault, not the user's: the datasets of the job say SERVICE_ERROR and keep their
+        entries, in the status its kind's rule gives (`jobs.kinds`).
 
         Recording that is retried until it works (a full disk can refuse it for a while), so the
         dataset is not left *_IN_PROGRESS while the server runs; on a stop the job stays claimed
         and the next start takes it up again."""
-        failed = "CREATE_FAILED" if job.kind.startswith("create") else "UPDATE_FAILED"
-        message = (
-            f"manifestdb could not apply the change: {type(error).__name__}. See the server log."
-        )
         retry = 0.1
         while True:
             try:
                 with self.store.write() as tx:
-                    if not tx.finish_job(job, "failed", repr(error)):
+                    if not tx.finish_job(job, JobState.FAILED, repr(error)):
                         return  # another worker holds the job now
-                    targets = [job.params.get("train_id"), job.params.get("test_id")]
-                    if job.kind.startswith(("create", "update", "distribute")):
-                        for dataset_id in [d for d in targets if d] or [job.dataset_id]:
-                            if dataset_id is not None:
-                                tx.set_dataset_status(
-                                    dataset_id, failed, message, SERVICE_ERROR, time.time()
-                                )
+                    _record_break(tx, job, error)
                 return
             except Exception:
                 log.exception("could not record the failure of job %d; retrying", job.id)
             if self._stop.wait(retry):
                 return
             retry = min(retry * 2, 5.0)
+
+
+def _record_break(tx: Tx, job: JobRecord, error: Exception) -> None:
+    """Set the statuses a broken job leaves behind; a job of an unknown kind leaves its dataset
+    UPDATE_FAILED (better than *_IN_PROGRESS for good: the dataset can be updated or deleted)."""
+    rule = rule_for(job.kind)
+    now = time.time()
+    if rule is None:
+        if job.dataset_id is not None:
+            message = APPLY_BROKE.format(error=type(error).__name__)
+            tx.set_dataset_status(
+                job.dataset_id,
+                DatasetStatus.UPDATE_FAILED,
+                message,
+                DatasetStatusMessageCode.SERVICE_ERROR,
+                now,
+            )
+        return
+    message = rule.broke_message.format(error=type(error).__name__)
+    for dataset_id in rule.touches(tx, job):
+        status = rule.status_after_break(job, dataset_id)
+        tx.set_dataset_status(
+            dataset_id, status, message, DatasetStatusMessageCode.SERVICE_ERROR, now
+        )
+    if rule.project_broke is not None and job.project_id is not None:
+        tx.set_project_status(job.project_id, rule.project_broke)
 
 
 class _Heartbeat:

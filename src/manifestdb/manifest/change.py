@@ -9,15 +9,15 @@ line is held only up to 4 x the character limit (past that it is surely too long
 head is kept for the excerpt); what grows is the record of source-refs seen, the distinct
 buckets and the per-label tallies. Source-refs are recorded per bucket by their object key
 (what follows `s3://<bucket>/`): its UTF-8 bytes themselves up to 47 bytes, exact, else a
-16-byte BLAKE2b digest (a collision is ~1e-27 likely at 250,000 lines). For 1,000,000 lines
-that is 89 MiB with the benchmark's 27-byte keys, 108 MiB at most (47-byte keys), 79 MiB with
-digests (what every line cost before; a digest takes ~0.35 us more a line than the key).
+16-byte BLAKE2b digest (a collision is ~1e-27 likely at 250,000 lines): short keys, the usual
+case, are kept exact and cost no hashing; long ones cost at most a digest's 16 bytes
+(the memory per line is in docs/benchmarks.md, "Measurements behind the design").
 `dropped` keeps the first `keep_dropped` dropped lines; `dropped_count` counts them all, and
 `on_dropped` sees each one as it is found (in line order with the yielded entries).
 `label_tallies=False` leaves `label_entries`, `label_box_entries` and `label_boxes` empty, for a
-caller that does not report them (they take ~7% of the reading time). `store_lines=False` leaves
-each entry's `line` empty, for a caller that stores nothing, like `manifestdb validate` (writing
-the lines takes ~8% of the reading time); the lines are judged the same.
+caller that does not report them (counting is a measurable share of the reading time).
+`store_lines=False` leaves each entry's `line` empty, for a caller that stores nothing, like
+`manifestdb validate` (writing the lines out is another such share); the lines are judged the same.
 
 A UTF-8 byte order mark at the start of the change is ignored. When `terminal()` is not None,
 the caller must discard every entry it was given: nothing of a failed change is stored.

@@ -11,20 +11,8 @@ from manifestdb.service.arns import parse_dataset_arn, parse_project_arn
 from manifestdb.service.context import Caller
 from manifestdb.service.errors import ResourceNotFoundException
 from manifestdb.service.pagination import TokenCodec
+from manifestdb.states import STATUS_MESSAGES, DatasetStatus, DatasetStatusMessageCode
 from manifestdb.store import DatasetRecord, ProjectRecord, Store, Tx
-
-SUCCESS = "SUCCESS"
-CLIENT_ERROR = "CLIENT_ERROR"
-SERVICE_ERROR = "SERVICE_ERROR"
-
-STATUS_MESSAGES = {
-    "CREATE_IN_PROGRESS": "The dataset is being created.",
-    "CREATE_COMPLETE": "The dataset was successfully created.",
-    "UPDATE_IN_PROGRESS": "The dataset is being updated.",
-    "UPDATE_COMPLETE": "The dataset was successfully updated.",
-    "DELETE_IN_PROGRESS": "The dataset is being deleted.",
-}
-BUSY = frozenset({"CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS"})
 
 
 class ServiceBase:
@@ -66,6 +54,21 @@ class ServiceBase:
         ):
             raise ResourceNotFoundException(f"The dataset {arn} does not exist.")
         return dataset
+
+    @staticmethod
+    def start_delete(tx: Tx, dataset: DatasetRecord, now: float) -> None:
+        tx.set_dataset_status(
+            dataset.id,
+            DatasetStatus.DELETE_IN_PROGRESS,
+            STATUS_MESSAGES[DatasetStatus.DELETE_IN_PROGRESS],
+            DatasetStatusMessageCode.SUCCESS,
+            now,
+        )
+
+
+def statuses_before(datasets: list[DatasetRecord]) -> dict[str, str]:
+    """What a delete job records so that, if it fails, its datasets get their status back."""
+    return {str(dataset.id): dataset.status for dataset in datasets}
 
 
 def dataset_metadata(dataset: DatasetRecord) -> dict[str, Any]:

@@ -4,24 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from manifestdb.service import sources
+from manifestdb import objects
 from manifestdb.service.arns import dataset_arn
-from manifestdb.service.base import (
-    BUSY,
-    STATUS_MESSAGES,
-    SUCCESS,
-    ServiceBase,
-)
+from manifestdb.service.base import ServiceBase, statuses_before
 from manifestdb.service.context import Caller
 from manifestdb.service.errors import (
     InvalidParameterException,
+    InvalidS3ObjectException,
     ResourceAlreadyExistsException,
     ResourceInUseException,
     ResourceNotReadyException,
 )
+from manifestdb.states import (
+    BUSY,
+    COMPLETE,
+    STATUS_MESSAGES,
+    DatasetStatus,
+    DatasetStatusMessageCode,
+    DatasetType,
+    JobKind,
+    ProjectStatus,
+)
 from manifestdb.store import DatasetRecord, EntryFilter, Tx
 
-COMPLETE = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
+# A failed or running update leaves the source's entries whole: a copy takes them as they are.
+COPYABLE = COMPLETE | {DatasetStatus.UPDATE_FAILED, DatasetStatus.UPDATE_IN_PROGRESS}
 
 
 class DatasetOperations(ServiceBase):
@@ -49,11 +56,14 @@ class DatasetOperations(ServiceBase):
                     f"{', '.join(missing)}."
                 )
             # Read access is checked now, as AWS does; the content is judged in the background.
-            sources.check_s3_object(self.settings, manifest)
+            try:
+                objects.check_s3_object(self.settings, manifest)
+            except objects.ObjectUnreadable as unreadable:
+                raise InvalidS3ObjectException(str(unreadable)) from None
         now = self.now()
         with self.store.write() as tx:
             project = self.project_for(tx, caller, project_arn, lock=True)
-            if project.status != "CREATED":
+            if project.status != ProjectStatus.CREATED:
                 raise InvalidParameterException(
                     f"The project {project_arn} is being deleted; datasets cannot be added."
                 )
@@ -65,7 +75,7 @@ class DatasetOperations(ServiceBase):
             source_dataset = None
             if copy_from is not None:
                 source_dataset = self.dataset_for(tx, caller, copy_from)
-                if source_dataset.status not in COMPLETE | {"UPDATE_FAILED", "UPDATE_IN_PROGRESS"}:
+                if source_dataset.status not in COPYABLE:
                     raise InvalidParameterException(
                         f"The source dataset is {source_dataset.status}; copy a dataset whose "
                         "creation has completed."
@@ -74,7 +84,7 @@ class DatasetOperations(ServiceBase):
                 caller.region, caller.account, project.name, dataset_type, int(now * 1000)
             )
             empty = manifest is None and source_dataset is None
-            status = "CREATE_COMPLETE" if empty else "CREATE_IN_PROGRESS"
+            status = DatasetStatus.CREATE_COMPLETE if empty else DatasetStatus.CREATE_IN_PROGRESS
             dataset = tx.insert_dataset(
                 project_id=project.id,
                 account=caller.account,
@@ -82,19 +92,19 @@ class DatasetOperations(ServiceBase):
                 dataset_type=dataset_type,
                 status=status,
                 status_message=STATUS_MESSAGES[status],
-                status_message_code=SUCCESS,
+                status_message_code=DatasetStatusMessageCode.SUCCESS,
                 created_at=now,
             )
             if manifest is not None:
                 tx.enqueue_job(
-                    kind="create_manifest",
+                    kind=JobKind.CREATE_MANIFEST,
                     dataset_id=dataset.id,
                     now=now,
                     params={"s3_object": manifest},
                 )
             elif source_dataset is not None:
                 tx.enqueue_job(
-                    kind="create_copy",
+                    kind=JobKind.CREATE_COPY,
                     dataset_id=dataset.id,
                     now=now,
                     params={"source_dataset_id": source_dataset.id},
@@ -127,14 +137,13 @@ class DatasetOperations(ServiceBase):
         with self.store.write() as tx:
             dataset = self.dataset_for(tx, caller, dataset_arn, lock=True)
             _refuse_busy(dataset, "deleted")
-            tx.set_dataset_status(
-                dataset.id,
-                "DELETE_IN_PROGRESS",
-                STATUS_MESSAGES["DELETE_IN_PROGRESS"],
-                SUCCESS,
-                now,
+            self.start_delete(tx, dataset, now)
+            tx.enqueue_job(
+                kind=JobKind.DELETE_DATASET,
+                dataset_id=dataset.id,
+                now=now,
+                params={"statuses_before": statuses_before([dataset])},
             )
-            tx.enqueue_job(kind="delete_dataset", dataset_id=dataset.id, now=now)
         self.job_queued()
         return {}
 
@@ -146,13 +155,13 @@ class DatasetOperations(ServiceBase):
         with self.store.write() as tx:
             dataset = self.dataset_for(tx, caller, dataset_arn, lock=True)
             _refuse_busy(dataset, "updated")
-            if dataset.status == "CREATE_FAILED":
+            if dataset.status == DatasetStatus.CREATE_FAILED:
                 raise InvalidParameterException(
                     "The dataset could not be created (CREATE_FAILED), so it cannot be updated. "
                     "Delete it and create it again."
                 )
             self._start_update(tx, dataset, now)
-            tx.enqueue_job(kind="update", dataset_id=dataset.id, now=now, payload=payload)
+            tx.enqueue_job(kind=JobKind.UPDATE, dataset_id=dataset.id, now=now, payload=payload)
         self.job_queued()
         return {}
 
@@ -229,11 +238,11 @@ class DatasetOperations(ServiceBase):
             }
             found = [by_arn[item["Arn"]] for item in datasets]
             by_type = {dataset.dataset_type: dataset for dataset in found}
-            if set(by_type) != {"TRAIN", "TEST"}:
+            if set(by_type) != {DatasetType.TRAIN, DatasetType.TEST}:
                 raise InvalidParameterException(
                     "Datasets must hold exactly one TRAIN and one TEST dataset ARN."
                 )
-            train, test = by_type["TRAIN"], by_type["TEST"]
+            train, test = by_type[DatasetType.TRAIN], by_type[DatasetType.TEST]
             if train.project_id != test.project_id:
                 raise InvalidParameterException(
                     "The TRAIN and TEST datasets must belong to the same project."
@@ -252,7 +261,7 @@ class DatasetOperations(ServiceBase):
             for dataset in (train, test):
                 self._start_update(tx, dataset, now)
             tx.enqueue_job(
-                kind="distribute",
+                kind=JobKind.DISTRIBUTE,
                 dataset_id=train.id,
                 now=now,
                 params={"train_id": train.id, "test_id": test.id},
@@ -262,7 +271,11 @@ class DatasetOperations(ServiceBase):
 
     def _start_update(self, tx: Tx, dataset: DatasetRecord, now: float) -> None:
         tx.set_dataset_status(
-            dataset.id, "UPDATE_IN_PROGRESS", STATUS_MESSAGES["UPDATE_IN_PROGRESS"], SUCCESS, now
+            dataset.id,
+            DatasetStatus.UPDATE_IN_PROGRESS,
+            STATUS_MESSAGES[DatasetStatus.UPDATE_IN_PROGRESS],
+            DatasetStatusMessageCode.SUCCESS,
+            now,
         )
 
 
@@ -275,11 +288,11 @@ def _refuse_busy(dataset: DatasetRecord, doing: str) -> None:
 
 
 def _refuse_unreadable(dataset: DatasetRecord) -> None:
-    if dataset.status == "UPDATE_IN_PROGRESS" or dataset.status == "DELETE_IN_PROGRESS":
+    if dataset.status in (DatasetStatus.UPDATE_IN_PROGRESS, DatasetStatus.DELETE_IN_PROGRESS):
         raise ResourceInUseException(
             f"The dataset is {dataset.status}. List its entries once the update has finished."
         )
-    if dataset.status in ("CREATE_IN_PROGRESS", "CREATE_FAILED"):
+    if dataset.status in (DatasetStatus.CREATE_IN_PROGRESS, DatasetStatus.CREATE_FAILED):
         raise ResourceNotReadyException(
             f"The dataset is {dataset.status}; its entries can be listed once it is created."
         )

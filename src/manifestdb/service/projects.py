@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from manifestdb.service.arns import project_arn
-from manifestdb.service.base import BUSY, STATUS_MESSAGES, SUCCESS, ServiceBase, dataset_metadata
+from manifestdb.service.base import ServiceBase, dataset_metadata, statuses_before
 from manifestdb.service.context import Caller
 from manifestdb.service.errors import InvalidParameterException, ResourceInUseException
+from manifestdb.states import BUSY, JobKind, ProjectStatus
 from manifestdb.store import Conflict
 
 
@@ -42,7 +43,7 @@ class ProjectOperations(ServiceBase):
                     arn=arn,
                     feature=feature,
                     auto_update=None,
-                    status="CREATED",
+                    status=ProjectStatus.CREATED,
                     created_at=now,
                 )
         except Conflict:  # another server created it between our check and our insert
@@ -93,8 +94,8 @@ class ProjectOperations(ServiceBase):
         now = self.now()
         with self.store.write() as tx:
             project = self.project_for(tx, caller, project_arn, lock=True)
-            if project.status == "DELETING":
-                return {"Status": "DELETING"}
+            if project.status == ProjectStatus.DELETING:
+                return {"Status": ProjectStatus.DELETING}
             project_datasets = tx.datasets_of_projects([project.id], lock=True)
             busy = [d.arn for d in project_datasets if d.status in BUSY]
             if busy:
@@ -102,18 +103,17 @@ class ProjectOperations(ServiceBase):
                     f"The project has a dataset that is busy ({busy[0]}). Wait until its "
                     "status is no longer *_IN_PROGRESS, then delete the project."
                 )
-            tx.set_project_status(project.id, "DELETING")
+            tx.set_project_status(project.id, ProjectStatus.DELETING)
             for dataset in project_datasets:
-                tx.set_dataset_status(
-                    dataset.id,
-                    "DELETE_IN_PROGRESS",
-                    STATUS_MESSAGES["DELETE_IN_PROGRESS"],
-                    SUCCESS,
-                    now,
-                )
-            tx.enqueue_job(kind="delete_project", project_id=project.id, now=now)
+                self.start_delete(tx, dataset, now)
+            tx.enqueue_job(
+                kind=JobKind.DELETE_PROJECT,
+                project_id=project.id,
+                now=now,
+                params={"statuses_before": statuses_before(project_datasets)},
+            )
         self.job_queued()
-        return {"Status": "DELETING"}
+        return {"Status": ProjectStatus.DELETING}
 
 
 def _name_taken(name: str) -> ResourceInUseException:

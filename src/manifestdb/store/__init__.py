@@ -25,6 +25,7 @@ from manifestdb.store.records import (
     JobRecord,
     LabelStats,
     ProjectRecord,
+    StoredEntry,
 )
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "LabelStats",
     "ProjectRecord",
     "Store",
+    "StoredEntry",
     "Tx",
 ]
 
@@ -96,9 +98,9 @@ class Store:
 
         GIN adds new source-refs to a pending list (fastupdate) that every SourceRefContains
         search reads in full, and that the insert which fills it merges on its own clock (its
-        limit is 16 MB since migration 0009: ~20,000 source-refs). Merged after each job's
-        commit (250-300 ms of PostgreSQL's time after a 5 MiB change into 1,000,000 entries),
-        searches run at the index's speed and a change never pays for the last one's entries.
+        limit is 16 MB since migration 0009). Merged after each job's commit, off the job's
+        clock, searches run at the index's speed and a change never pays for the last one's
+        entries.
         """
         if self.dialect == "postgresql":
             self._outside_transaction("SELECT gin_clean_pending_list('ix_entries_source_ref_trgm')")

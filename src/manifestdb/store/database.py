@@ -102,8 +102,8 @@ def _sqlite_on_connect(dbapi_connection: Any, cache_kib: int) -> None:
 def _postgres_on_connect(dbapi_connection: Any, _record: Any) -> None:
     """No JIT compilation in manifestdb's sessions: its statements are small and indexed, and
     JIT only starts above a planner cost that a statement reaches when its estimates are off
-    (a column whose statistics were dropped made each 500-row source-ref lookup compile for
-    ~25 ms, five times its run time)."""
+    (a column whose statistics were dropped made each source-ref lookup spend five times its
+    run time compiling)."""
     dbapi_connection.execute("SET jit = off")
     dbapi_connection.commit()
 
@@ -205,7 +205,7 @@ class Checkpointer:
     write has run for IDLE_SECONDS (or DEFER_SECONDS after the first write it waited for, so a
     steady stream of writes still gets its WAL copied), at most once a CHECKPOINT_SECONDS: an
     UpdateDatasetEntries call's commit is followed at once by its job's write, and copying the
-    call's 5 MiB then slowed the job (~30 ms of a 0.5 s change on 2 cores).
+    call's 5 MiB then slowed the job, on the job's clock.
     """
 
     def __init__(self, engine: Engine) -> None:

@@ -10,9 +10,8 @@ import orjson
 import psycopg
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
-from manifestdb.manifest.types import Entry
 from manifestdb.store.label_bits import LabelBits
-from manifestdb.store.records import ApplyResult
+from manifestdb.store.records import ApplyResult, StoredEntry
 from manifestdb.store.schema import buckets, datasets, entries, labels
 from manifestdb.store.sql import adapt, raw_rows
 
@@ -68,7 +67,7 @@ FROM (SELECT n FROM found WHERE tid IS NULL ORDER BY n) AS fresh"""
 # The merge joins only by index or ctid, whatever the planner estimates: the temporary table
 # has no statistics and its dead rows (it is emptied with DELETE, not TRUNCATE: no catalog
 # churn) made it look like thousands of rows, so the planner hashed it and scanned all of
-# `entries` once per batch (~120 ms each at 100,000 entries).
+# `entries` once per batch.
 _BEFORE_MERGE = ("SET LOCAL enable_hashjoin = off", "SET LOCAL enable_mergejoin = off")
 _AFTER_MERGE = ("RESET enable_hashjoin", "RESET enable_mergejoin", "DELETE FROM incoming_entries")
 _FTS_INSERT = "INSERT INTO entries_fts(rowid, source_ref) VALUES (?, ?)"
@@ -90,7 +89,7 @@ class _Stored(NamedTuple):
     bucket: str
 
 
-def _stored_values(entry: Entry) -> tuple[Any, ...]:
+def _stored_values(entry: StoredEntry) -> tuple[Any, ...]:
     """The columns an entry is stored with, in the order of the INSERT/UPDATE statements."""
     return (
         entry.source_ref,
@@ -124,11 +123,13 @@ class EntryWriter:
         self.delta_total = self.delta_labeled = self.delta_errors = 0
         self.result = ApplyResult()
         # PostgreSQL: a merged batch not counted in yet (batch, merge rows, seqs of the new)
-        self._unsettled: tuple[Sequence[Entry], list[tuple[Any, ...]], dict[int, int]] | None = None
+        self._unsettled: (
+            tuple[Sequence[StoredEntry], list[tuple[Any, ...]], dict[int, int]] | None
+        ) = None
 
     # -- adding and replacing ------------------------------------------------------------------
 
-    def upsert(self, batch: Sequence[Entry]) -> None:
+    def upsert(self, batch: Sequence[StoredEntry]) -> None:
         """Add each entry, or replace the stored line of its source-ref whole.
 
         A replacement writes only what differs: an identical line changes nothing, and only the
@@ -208,14 +209,14 @@ class EntryWriter:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _added(self, entry: Entry, seq: int) -> None:
+    def _added(self, entry: StoredEntry, seq: int) -> None:
         """Count a new entry in."""
         self.label_bits.add(entry.labels, seq)
         self.delta_total += 1
         self.result.added += 1
         self._count_in(entry)
 
-    def _replaced(self, entry: Entry, old: _Stored, same: bool) -> bool:
+    def _replaced(self, entry: StoredEntry, old: _Stored, same: bool) -> bool:
         """Count a replacement; whether its row must be rewritten (an identical line is not)."""
         self.result.replaced += 1
         if same:
@@ -229,7 +230,7 @@ class EntryWriter:
         )
         return True
 
-    def _merge_by_copy(self, batch: Sequence[Entry]) -> None:
+    def _merge_by_copy(self, batch: Sequence[StoredEntry]) -> None:
         """PostgreSQL, into a dataset that holds entries: see `_MERGE_INCOMING`.
 
         The statements around the merge go in one pipeline (psycopg's pipeline mode: sent
@@ -348,7 +349,7 @@ class EntryWriter:
             for seq, ref, line, labels, labeled, errors, bucket in raw_rows(self.conn, sql, params)
         ]
 
-    def _count_in(self, entry: Entry) -> None:
+    def _count_in(self, entry: StoredEntry) -> None:
         self.delta_labeled += entry.is_labeled
         self.delta_errors += entry.has_errors
         self.bucket_delta[entry.bucket] = self.bucket_delta.get(entry.bucket, 0) + 1

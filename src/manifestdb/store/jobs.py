@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, select, update
 
+from manifestdb.states import JobState
 from manifestdb.store.records import JobRecord
 from manifestdb.store.schema import job_payloads, jobs, update_reports
 from manifestdb.store.sql import raw_rows
@@ -21,7 +22,7 @@ def _claimed_by(job: JobRecord) -> tuple[Any, ...]:
 
 
 def _held_by(job: JobRecord) -> tuple[Any, ...]:
-    return (*_claimed_by(job), jobs.c.state == "running")
+    return (*_claimed_by(job), jobs.c.state == JobState.RUNNING)
 
 
 class JobQueries:
@@ -44,7 +45,7 @@ class JobQueries:
                 dataset_id=dataset_id,
                 project_id=project_id,
                 params=orjson.dumps(params or {}).decode(),
-                state="queued",
+                state=JobState.QUEUED,
                 created_at=now,
             )
         ).inserted_primary_key
@@ -67,13 +68,13 @@ class JobQueries:
             select(jobs)
             .where(
                 or_(
-                    jobs.c.state == "queued",
-                    and_(jobs.c.state == "running", jobs.c.lease_until < now),
+                    jobs.c.state == JobState.QUEUED,
+                    and_(jobs.c.state == JobState.RUNNING, jobs.c.lease_until < now),
                 ),
                 ~exists().where(
                     older.c.dataset_id == jobs.c.dataset_id,
                     older.c.id < jobs.c.id,
-                    older.c.state.in_(["queued", "running"]),
+                    older.c.state.in_([JobState.QUEUED, JobState.RUNNING]),
                 ),
             )
             .order_by(jobs.c.id)
@@ -87,7 +88,7 @@ class JobQueries:
             update(jobs)
             .where(jobs.c.id == row.id)
             .values(
-                state="running",
+                state=JobState.RUNNING,
                 attempts=row.attempts + 1,
                 claimed_by=worker,
                 claimed_at=now,
@@ -123,7 +124,9 @@ class JobQueries:
         if result.rowcount == 1:
             return True
         finished_by_us = self.conn.execute(
-            select(jobs.c.id).where(*_claimed_by(job), jobs.c.state.in_(["done", "failed"]))
+            select(jobs.c.id).where(
+                *_claimed_by(job), jobs.c.state.in_([JobState.DONE, JobState.FAILED])
+            )
         ).first()
         return finished_by_us is not None
 
@@ -146,7 +149,9 @@ class JobQueries:
     def requeue_running_jobs(self) -> int:
         """Jobs a stopped process left running go back to the queue (single-process SQLite)."""
         result = self.conn.execute(
-            update(jobs).where(jobs.c.state == "running").values(state="queued", claimed_by=None)
+            update(jobs)
+            .where(jobs.c.state == JobState.RUNNING)
+            .values(state=JobState.QUEUED, claimed_by=None)
         )
         return result.rowcount
 

@@ -5,16 +5,16 @@ entry `seq` (of chunk `seq // CHUNK_BITS`) carries the label; a chunk with no bi
 
 Why bitmaps and not one (dataset, label, seq) row per labeled entry: a change replacing entries
 all over a large dataset adds and removes labels at random seqs, and each such row sat on its own
-b-tree page. A 5 MiB change into 1,000,000 entries dirtied ~14,000 pages of that index (more
-than the entries themselves) and its commit wrote them all. Here a change reads and rewrites each
+b-tree page. A large change dirtied more pages of that index than of the entries themselves,
+and its commit wrote them all. Here a change reads and rewrites each
 touched (label, chunk) row once, and a CreateDataset writes one row per (label, chunk).
 
 Why chunks of 65,536 seqs (8 KiB): such a change touches nearly every chunk of every common
 label, so what it costs is the bytes of the index (~6 MB for 1,000,000 entries and 50 labels)
-plus a price per row. Rows of 4,096 seqs made it 12,000 rows to read, merge and upsert (~100 ms
-a change); rows of 65,536 make it 800 (~45 ms). A row that long spills into overflow pages, and
-SQLite rewrites only the pages whose bytes changed when a row keeps its length, so a change that
-adds at the end of a dataset rewrites little more than the pages of its last chunk.
+plus a price per row, so fewer, longer rows cost less (rows of 4,096 seqs took about twice as
+long: docs/benchmarks.md). A row that long spills into overflow pages, and SQLite rewrites
+only the pages whose bytes changed when a row keeps its length, so a change that adds at the end
+of a dataset rewrites little more than the pages of its last chunk.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class LabelBits:
                 else:
                     deletes.append((self.dataset_id, label, chunk))
         # A statement per row, pipelined by psycopg on PostgreSQL: with rows of 8 KiB, one
-        # statement over arrays was slower there (an 800-row upsert: 290 ms against 50 ms).
+        # statement over arrays was several times slower there.
         if deletes:
             run_many(self.conn, _DELETE, deletes)
         if upserts:

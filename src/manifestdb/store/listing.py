@@ -155,8 +155,8 @@ def _label_test(dialect: str, labels: Sequence[str]) -> tuple[str, list[Any]]:
     """Does the candidate `e` carry one of `labels`? Its own label counts say: a JSON object.
 
     The object is searched as text first: a label's key (`"name":`, as orjson writes it) is in
-    the text of every object that holds the label. Only the rows that pass are parsed, which
-    cost 3 µs a row on PostgreSQL (two thirds of a label-and-substring page); the parse stays,
+    the text of every object that holds the label. Only the rows that pass are parsed (parsing
+    every row was most of a label-and-substring page on PostgreSQL); the parse stays,
     as text alone would take a label named `x"name` for one named `name`.
     """
     keys = [orjson.dumps(label).decode() + ":" for label in labels]

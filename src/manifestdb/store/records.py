@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 
 class Conflict(Exception):
@@ -50,6 +51,24 @@ class LabelStats:
     label: str
     entry_count: int
     box_entry_count: int
+
+
+class StoredEntry(Protocol):
+    """What the store reads of an entry it writes: `manifest.Entry` is one, as the manifest
+    engine judged it (the store never parses a line)."""
+
+    @property
+    def source_ref(self) -> str: ...
+    @property
+    def bucket(self) -> str: ...
+    @property
+    def line(self) -> str: ...  # the JSON text as stored and listed
+    @property
+    def labels(self) -> Mapping[str, int]: ...  # label name -> number of valid boxes with it
+    @property
+    def is_labeled(self) -> bool: ...
+    @property
+    def has_errors(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)

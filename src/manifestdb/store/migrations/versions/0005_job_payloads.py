@@ -4,8 +4,8 @@ Revision ID: 0005
 Revises: 0004
 
 SQLite rewrites a whole row, overflow pages included, on any UPDATE: with the 5 MiB change in
-`jobs.payload`, claiming a job and renewing its lease each wrote 5 MiB to the WAL (~20-40 ms of
-the update's critical path). PostgreSQL's TOAST already spared that; one layout serves both.
+`jobs.payload`, claiming a job and renewing its lease each wrote 5 MiB to the WAL, on the
+update's critical path. PostgreSQL's TOAST already spared that; one layout serves both.
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 Revision ID: 0006
 Revises: 0005
 
-A 5 MiB change into 1,000,000 entries touches nearly every (label, chunk) row of the index:
-12,000 rows of 4,096 seqs to read, merge and upsert (~100 ms), against 800 rows of 65,536 seqs
-(~45 ms) for the same bytes (see `manifestdb.store.label_bits`). An 8 KiB row no longer fits a
+A large change touches nearly every (label, chunk) row of the index, and each row has a price
+of its own: 16 times fewer rows for the same bytes take about half the time (see
+`manifestdb.store.label_bits` and docs/benchmarks.md). An 8 KiB row no longer fits a
 WITHOUT ROWID b-tree's cell (~1 KB before it overflows), so on SQLite the table becomes a rowid
 table, its key a unique index; on PostgreSQL the bitmaps are stored out of line uncompressed
 (`STORAGE EXTERNAL`: compressing them cost time and saved little). The bitmaps are regrouped

@@ -6,8 +6,8 @@ Revises: 0006
 A line replaced in place (same seq, same source-ref) changes no indexed column, but PostgreSQL
 can keep the new row version on the same page, without new entries in any index (the trigram
 index adds ~50 a row), only where that page has room. Pages filled to the brim by a create left
-none: a 5 MiB change into 1,000,000 entries spent ~420 ms in its UPDATE, against ~160 ms with
-room on the pages (85% of the updates then HOT). The setting applies to pages written from now
+none, and a change's UPDATE took over twice as long as with room on the pages (most updates
+then HOT; docs/benchmarks.md). The setting applies to pages written from now
 on; `VACUUM FULL entries` rewrites the existing ones with it (docs/deploy.md). SQLite has no
 such setting: nothing to do there.
 """

@@ -4,13 +4,12 @@ Revision ID: 0009
 Revises: 0008
 
 - `ix_entries_source_ref_trgm` takes new source-refs into a pending list (fastupdate) that the
-  job runner merges after each job. At the default limit (4 MB: ~5,100 source-refs, ten to a
-  page) a 5 MiB change of new lines (~8,500 of the benchmark's) filled it, and the COPY that
-  filled it merged it on the change's clock (~100 ms). At 16 MB a change of up to ~20,000 new
-  lines does not, and searches still read at most one job's pending entries (merged after it).
-- Job payloads (0008: stored as they are, because pglz took ~73 ms for 5 MiB) are compressed
-  with lz4 where the server was built with it: a 5 MiB change is stored as ~0.7 MB, in ~10 ms
-  instead of ~20 ms, with 4.5 MB less WAL. Servers without lz4 keep 0008's setting.
+  job runner merges after each job. At the default limit (4 MB) a 5 MiB change of new lines
+  filled it, and the statement that filled it merged it on the change's clock. At 16 MB a whole
+  change fits, and searches still read at most one job's pending entries (merged after it).
+- Job payloads (0008: stored as they are, because pglz was slow) are compressed with lz4 where
+  the server was built with it: faster than storing them as they are, with less WAL. Servers
+  without lz4 keep 0008's setting.
 
 SQLite has neither: nothing to do there.
 """

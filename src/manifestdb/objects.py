@@ -2,7 +2,8 @@
 
 With `--local-buckets DIR`, the object `s3://B/K` is the file `DIR/B/K` (handy for air-gapped
 use and tests); otherwise boto3 reads it from `--s3-endpoint-url` (AWS when unset) with the
-standard AWS credential chain.
+standard AWS credential chain. Used by the service (to check a manifest at call time) and by the
+jobs (to read it), so it raises its own `ObjectUnreadable`, which each translates.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from manifestdb.config import Settings
-from manifestdb.service.errors import InvalidS3ObjectException
 
 CHUNK = 1024 * 1024
+
+
+class ObjectUnreadable(Exception):
+    """The object cannot be read; the message says why, in words fit for the caller."""
 
 
 @lru_cache(maxsize=4)
@@ -36,7 +40,7 @@ def _local_path(settings: Settings, s3_object: dict[str, Any]) -> Path | None:
     root = settings.local_buckets.resolve()
     path = (root / str(s3_object["Bucket"]) / str(s3_object["Name"])).resolve()
     if not path.is_relative_to(root):
-        raise InvalidS3ObjectException("The S3 object name leaves the bucket.")
+        raise ObjectUnreadable("The S3 object name leaves the bucket.")
     return path
 
 
@@ -45,11 +49,11 @@ def _describe(s3_object: dict[str, Any]) -> str:
 
 
 def check_s3_object(settings: Settings, s3_object: dict[str, Any]) -> int:
-    """The object's size in bytes, or InvalidS3ObjectException when it cannot be read."""
+    """The object's size in bytes, or ObjectUnreadable when it cannot be read."""
     path = _local_path(settings, s3_object)
     if path is not None:
         if not path.is_file():
-            raise InvalidS3ObjectException(
+            raise ObjectUnreadable(
                 f"Unable to get object metadata from S3: {_describe(s3_object)} does not exist."
             )
         return path.stat().st_size
@@ -61,7 +65,7 @@ def check_s3_object(settings: Settings, s3_object: dict[str, Any]) -> int:
             Bucket=s3_object["Bucket"], Key=s3_object["Name"], **extra
         )
     except (ClientError, BotoCoreError) as error:
-        raise InvalidS3ObjectException(
+        raise ObjectUnreadable(
             f"Unable to get object metadata from S3 for {_describe(s3_object)}: {error}. "
             "Check the bucket, the object name and that manifestdb can read it."
         ) from None
