@@ -131,3 +131,20 @@ class InvalidSignatureException(ServiceError):
 class RequestEntityTooLargeException(ServiceError):
     code = "RequestEntityTooLargeException"
     status = 413
+
+
+# -- errors of the transport: the request did not arrive whole --------------------------------
+
+
+class RequestTimeoutException(ServiceError):
+    """The body did not arrive within the request timeout (botocore retries this code)."""
+
+    code = "RequestTimeoutException"
+    status = 408
+
+
+class ClientClosedRequest(ServiceError):
+    """The client went away before its body was read: logged as 499 (nginx's name), not 500."""
+
+    code = "ClientClosedRequest"
+    status = 499

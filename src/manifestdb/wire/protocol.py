@@ -47,6 +47,18 @@ def rekognition_model() -> ServiceModel:
     return botocore.session.get_session().get_service_model("rekognition")
 
 
+def error_body_of(error: ServiceError, request_id: str) -> bytes:
+    """The JSON body of an error response; `Logref` is the request id, to find it in logs."""
+    return orjson.dumps(
+        {
+            "__type": error.code,
+            "Message": error.message,
+            "Code": error.code,
+            "Logref": request_id or str(uuid.uuid4()),
+        }
+    )
+
+
 class Protocol:
     """Parses requests and writes responses of the operations this server implements."""
 
@@ -84,16 +96,7 @@ class Protocol:
         """An operation's result (keyed by member names) -> the JSON body of its response."""
         return orjson.dumps(self._writers[operation](output))
 
-    def error_body(self, error: ServiceError, request_id: str) -> bytes:
-        """The JSON body of an error response; `Logref` is the request id, to find it in logs."""
-        return orjson.dumps(
-            {
-                "__type": error.code,
-                "Message": error.message,
-                "Code": error.code,
-                "Logref": request_id or str(uuid.uuid4()),
-            }
-        )
+    error_body = staticmethod(error_body_of)
 
     def _operation(self, target: str | None) -> str:
         if not target:

@@ -43,7 +43,7 @@ class _Protocol(HttpToolsProtocol):
       uvicorn's keep-alive timer starts only after a first response and every byte received
       cancels it, so an idle or dripping client would otherwise hold its socket forever (and after
       a 413 the unread rest of a body would be drained for as long as the client sends it).
-      The body has its own deadline in `wire.app.read_body`.
+      The body has its own deadline in `wire.body.read_body`.
     - A size limit on the request line and headers (`MAX_HEAD_BYTES`): llhttp has none, and
       buffers a header that never ends for as long as it is sent.
     - A request that is not valid HTTP/1.x gets an AWS JSON error like every other answer.
