@@ -8,6 +8,8 @@ jobs (to read it), so it raises its own `ObjectUnreadable`, which each translate
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -34,14 +36,59 @@ def _s3_client(endpoint_url: str | None) -> Any:
     )
 
 
+NAME_MAX = 255  # bytes in one component of a local file name (Linux's NAME_MAX)
+
+
 def _local_path(settings: Settings, s3_object: dict[str, Any]) -> Path | None:
+    """The file of `s3://B/K` under `--local-buckets`, or None when objects come from S3.
+
+    A name that no file can have is refused here with the rule it breaks, before the file system
+    sees it (a NUL, a component over 255 bytes, a path out of the bucket).
+    """
     if settings.local_buckets is None:
         return None
-    root = settings.local_buckets.resolve()
-    path = (root / str(s3_object["Bucket"]) / str(s3_object["Name"])).resolve()
-    if not path.is_relative_to(root):
-        raise ObjectUnreadable("The S3 object name leaves the bucket.")
+    bucket, name = str(s3_object["Bucket"]), str(s3_object["Name"])
+    where = _describe(s3_object)
+    if "\x00" in bucket or "\x00" in name:
+        raise ObjectUnreadable(
+            f"Unable to get object metadata from S3: {where!r} holds a NUL character, which no "
+            "object name under --local-buckets may hold."
+        )
+    for part in (bucket, *name.split("/")):
+        size = len(part.encode("utf-8", "surrogateescape"))
+        if size > NAME_MAX:
+            raise ObjectUnreadable(
+                f"Unable to get object metadata from S3: a part of {where} between slashes is "
+                f"{size} bytes long; under --local-buckets each part of a name is a file name, "
+                f"at most {NAME_MAX} bytes."
+            )
+    if bucket in ("", ".", ".."):
+        raise ObjectUnreadable(
+            f"Unable to get object metadata from S3: {where!r} names no bucket folder."
+        )
+    try:
+        # The bucket's folder may be a link (to a disk of images); the object stays inside it.
+        folder = (settings.local_buckets / bucket).resolve()
+        path = (folder / name).resolve()
+    except (OSError, RuntimeError) as error:  # RuntimeError: a symlink loop (Python 3.11)
+        raise ObjectUnreadable(
+            f"Unable to get object metadata from S3: {where} cannot be resolved under "
+            f"--local-buckets ({_reason(error)})."
+        ) from None
+    if not path.is_relative_to(folder):
+        raise ObjectUnreadable(
+            f"Unable to get object metadata from S3: {where} leaves its bucket "
+            "(a '..' or a link out of the bucket's folder)."
+        )
     return path
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, RuntimeError) or getattr(error, "errno", None) == errno.ELOOP:
+        return "a symbolic link that loops"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror.lower()
+    return type(error).__name__
 
 
 def _describe(s3_object: dict[str, Any]) -> str:
@@ -52,11 +99,24 @@ def check_s3_object(settings: Settings, s3_object: dict[str, Any]) -> int:
     """The object's size in bytes, or ObjectUnreadable when it cannot be read."""
     path = _local_path(settings, s3_object)
     if path is not None:
-        if not path.is_file():
+        where = _describe(s3_object)
+        try:
+            if path.is_dir():
+                raise ObjectUnreadable(
+                    f"Unable to get object metadata from S3: {where} is a folder under "
+                    "--local-buckets, not an object."
+                )
+            if not path.is_file():
+                raise ObjectUnreadable(
+                    f"Unable to get object metadata from S3: {where} does not exist."
+                )
+            with path.open("rb") as handle:  # readable now, not only present
+                return os.fstat(handle.fileno()).st_size
+        except OSError as error:
             raise ObjectUnreadable(
-                f"Unable to get object metadata from S3: {_describe(s3_object)} does not exist."
-            )
-        return path.stat().st_size
+                f"Unable to get object metadata from S3: {where} cannot be read under "
+                f"--local-buckets ({_reason(error)})."
+            ) from None
     from botocore.exceptions import BotoCoreError, ClientError
 
     extra = {"VersionId": s3_object["Version"]} if s3_object.get("Version") else {}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +113,67 @@ def test_create_dataset_from_a_manifest_in_a_local_bucket(start_server: Any, tmp
                 "GroundTruthManifest": {"S3Object": {"Bucket": "my-bucket", "Name": "none"}}
             },
         )
+
+
+@pytest.fixture
+def local_bucket_client(start_server: Any, tmp_path: Path) -> tuple[Any, str, Path]:
+    """A server with --local-buckets, a project, and the folder of its bucket `bkt`."""
+    bucket = tmp_path / "buckets" / "bkt"
+    bucket.mkdir(parents=True)
+    (bucket / "loop").symlink_to(bucket / "loop")
+    (bucket / "folder.manifest").mkdir()
+    os.mkfifo(bucket / "fifo.manifest")
+    (tmp_path / "outside.manifest").write_bytes(manifest(image_line("s3://bkt/x.jpg", "a")))
+    (bucket / "link-out.manifest").symlink_to(tmp_path / "outside.manifest")
+    client = start_server("--local-buckets", str(tmp_path / "buckets")).client()
+    project = client.create_project(ProjectName=f"local-{uuid.uuid4().hex[:8]}")["ProjectArn"]
+    return client, project, bucket
+
+
+@pytest.mark.parametrize(
+    ("bucket", "name", "says"),
+    [
+        ("bkt", "train\x00.manifest", "NUL character"),
+        ("bkt", "x" * 256, "256 bytes long"),
+        ("bkt", "deep/" + "é" * 128, "256 bytes long"),
+        ("bkt", "loop", "a symbolic link that loops"),
+        ("bkt", "loop/inside", "a symbolic link that loops"),
+        ("bkt", "folder.manifest", "is a folder"),
+        ("bkt", "fifo.manifest", "does not exist"),
+        ("bkt", "link-out.manifest", "leaves its bucket"),
+        ("bkt", "../b/../../outside.manifest", "leaves its bucket"),
+    ],
+)
+def test_a_local_object_no_file_can_be_is_invalid_at_call_time(
+    local_bucket_client: tuple[Any, str, Path], bucket: str, name: str, says: str
+):
+    client, project, _ = local_bucket_client
+    with pytest.raises(client.exceptions.InvalidS3ObjectException) as raised:
+        client.create_dataset(
+            ProjectArn=project,
+            DatasetType="TRAIN",
+            DatasetSource={"GroundTruthManifest": {"S3Object": {"Bucket": bucket, "Name": name}}},
+        )
+    assert says in raised.value.response["Error"]["Message"]
+    assert client.describe_projects()["ProjectDescriptions"]  # the server answers on
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its mode")
+def test_an_unreadable_local_object_is_invalid_at_call_time(
+    local_bucket_client: tuple[Any, str, Path],
+):
+    client, project, bucket = local_bucket_client
+    (bucket / "secret.manifest").write_bytes(manifest(image_line("s3://bkt/x.jpg", "a")))
+    (bucket / "secret.manifest").chmod(0)
+    with pytest.raises(client.exceptions.InvalidS3ObjectException) as raised:
+        client.create_dataset(
+            ProjectArn=project,
+            DatasetType="TRAIN",
+            DatasetSource={
+                "GroundTruthManifest": {"S3Object": {"Bucket": "bkt", "Name": "secret.manifest"}}
+            },
+        )
+    assert "permission denied" in raised.value.response["Error"]["Message"]
 
 
 def test_a_manifest_with_bad_content_fails_creation(start_server: Any, tmp_path: Path):

@@ -116,6 +116,45 @@ def test_bad_paging_parameters_are_refused(server: Any, rekognition: Any):
     )
 
 
+# Strings that once reached int(), SQL or the token reader unchecked: Unicode digits ("²".isdigit()
+# is true, int("²") raises), digits past what int() reads, NUL (PostgreSQL text holds none),
+# lone surrogates and control characters (percent-encoded, as a client would send them).
+HOSTILE_VALUES = ["²", "١٢", "9" * 5000, "1\x00", "\ud800", "\x1b[31m", "-1", " 5", "5 ", "+5"]
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_hostile_max_results_is_invalid_not_a_500(server: Any, rekognition: Any, value: str):
+    _, train = new_dataset(rekognition)
+    path = f"/_manifestdb/datasets/{urllib.parse.quote(train, safe='')}/updates"
+    encoded = urllib.parse.quote(value, safe="", errors="surrogatepass")
+    response = urllib3.PoolManager().request("GET", f"{server.url}{path}?max_results={encoded}")
+    body = orjson.loads(response.data)
+    assert (response.status, body["__type"]) == (400, "InvalidParameterException"), body
+    assert "max_results must be a whole number" in body["Message"]
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_hostile_arns_and_tokens_are_aws_errors_not_a_500(
+    server: Any, rekognition: Any, value: str
+):
+    _, train = new_dataset(rekognition)
+    quoted = urllib.parse.quote(value, safe="", errors="surrogatepass")
+    arn = urllib.parse.quote(train, safe="")
+    http = urllib3.PoolManager()
+    for path in (
+        f"/_manifestdb/datasets/{quoted}/updates",
+        f"/_manifestdb/datasets/{arn}{quoted}/updates",
+        f"/_manifestdb/datasets/{arn}/updates?next_token={quoted}",
+    ):
+        response = http.request("GET", server.url + path)
+        body = orjson.loads(response.data)
+        assert response.status == 400, (path, body)
+        assert body["__type"] in {
+            "ResourceNotFoundException",
+            "InvalidPaginationTokenException",
+        }, (path, body)
+
+
 def test_the_updates_command_prints_the_reports(server: Any, rekognition: Any):
     _, train = new_dataset(rekognition, manifest(image_line("s3://bkt/1.jpg", "cat")))
     result = subprocess.run(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -12,6 +14,8 @@ from manifestdb.wire.auth import Authenticator
 from manifestdb.wire.body import read_body
 from manifestdb.wire.pipeline import Call, Handler
 
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
+
 
 def updates_handler(settings: Settings, service: Service, auth: Authenticator) -> Handler:
     async def updates(call: Call) -> Response:
@@ -21,8 +25,11 @@ def updates_handler(settings: Settings, service: Service, auth: Authenticator) -
         # Update reports are read like the dataset itself (a manifestdb choice).
         auth.authorize(identity, "DescribeDataset", {"DatasetArn": request.path_params["arn"]})
         raw_max = request.query_params.get("max_results")
-        if raw_max is not None and not raw_max.isdigit():
-            raise InvalidParameterException("max_results must be a whole number, 1 to 100.")
+        if raw_max is not None and not _WHOLE_NUMBER.fullmatch(raw_max):
+            raise InvalidParameterException(
+                f"max_results must be a whole number of ASCII digits, 1 to 100; got "
+                f"{raw_max[:20]!r}."
+            )
         result = await run_in_threadpool(
             service.list_update_reports,
             identity.caller,
