@@ -76,5 +76,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     ]
     handlers: dict[Any, Any] = {404: pipeline.no_route, 405: pipeline.no_route}
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
+    # A path with a slash too many is no route (an AWS error), not a redirect without a body.
+    app.router.redirect_slashes = False
     app.state.pipeline = pipeline
     return app
