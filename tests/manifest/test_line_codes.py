@@ -90,6 +90,22 @@ CASES: list[tuple[str, dict[str, Any], str, str, tuple[str | int, ...], str]] = 
         "No valid label attributes found.",
     ),
     (
+        "class-name holding a NUL",
+        make_line(image_pair("sport", class_name="foot\x00ball")),
+        "ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT",
+        "metadata",
+        ("sport-metadata",),
+        "The format of the label attribute metadata is invalid.",
+    ),
+    (
+        "class-map name holding a NUL",
+        make_line(box_pair(class_map={"0": "c\x00t"})),
+        "ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT",
+        "metadata",
+        (BBM,),
+        "The format of the label attribute metadata is invalid.",
+    ),
+    (
         "empty class-map name",
         make_line(box_pair(class_map={"0": ""})),
         "ERROR_INVALID_LABEL_NAME_LENGTH",

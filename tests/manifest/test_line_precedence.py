@@ -61,6 +61,7 @@ DROPPED = {
     "bucket too short": (b'{"source-ref": "s3://b/key"}', BAD_REF),
     "space in bucket": (b'{"source-ref": "s3://my bucket/key"}', BAD_REF),
     "key too long": ('{"source-ref": "s3://bucket/' + "k" * 1025 + '"}', BAD_REF),
+    "NUL in the key": (b'{"source-ref": "s3://bucket/a\\u0000b.jpg"}', BAD_REF),
 }
 
 

@@ -173,7 +173,9 @@ def test_stdin_line_too_long_names_the_line_after_earlier_changes(
 
 
 def test_a_busy_dataset_is_waited_for(start_server: ServerFactory, tmp_path: Path) -> None:
-    slow: Server = start_server("--job-delay", "0.6")
+    # The first change holds the dataset for 3 s: long enough that push, a new process started
+    # on a loaded machine, still finds it busy.
+    slow: Server = start_server("--job-delay", "3")
     client = slow.client()
     _, dataset = new_dataset(client)
     client.update_dataset_entries(

@@ -5,13 +5,14 @@ Shapes required where the spec is silent (AWS's documentation marks these fields
   string, its format is not checked: AWS's own examples use several), `job-name` optional but a
   string when present;
 - image-level: the attribute value is a JSON integer (not a boolean, not 1.0, not "1");
-  metadata `class-name` (string) and `confidence` (a number, not a boolean, in 0..1);
+  metadata `class-name` (a string without NUL) and `confidence` (a number, not a boolean, in
+  0..1);
 - boxes: the attribute is an object with `image_size`, a non-empty array whose first element
   holds integer `width`, `height` and `depth` (further elements are ignored), and `annotations`,
   an array of objects with an integer `class_id` and numeric `top`, `left`, `width`, `height`
   (integers or fractions); metadata `objects`, an array of objects whose `confidence`, when
-  present, is a number in 0..1, and `class-map`, an object of strings. Any of these wrong is a
-  format error of the whole pair, not of one box: no box-level code describes it.
+  present, is a number in 0..1, and `class-map`, an object of strings without NUL. Any of these
+  wrong is a format error of the whole pair, not of one box: no box-level code describes it.
 - the multi-label array form (`"<name>": [1, 0]` with a `class-map`) fails the image-level shape:
   ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT (the metadata is not judged then).
 
@@ -79,6 +80,7 @@ def _judge_image_label(
     label = meta.get("class-name")
     if (
         type(label) is not str
+        or "\x00" in label
         or not _is_confidence(meta.get("confidence"))
         or not _common_metadata_ok(meta)
     ):
@@ -145,7 +147,7 @@ def _box_metadata(meta: JsonObject, boxes: int) -> int | None:
             if index < boxes:
                 confident += 1
     for label in class_map.values():
-        if type(label) is not str:
+        if type(label) is not str or "\x00" in label:
             return None
     return confident
 

@@ -117,6 +117,7 @@ def clean_entry(
                 type(value) is not int
                 or type(label) is not str
                 or not 0 < len(label) <= longest
+                or "\x00" in label
                 or type(confidence) not in _NUMBERS
                 or not 0 <= confidence <= 1
                 or not _clean_metadata(meta, _IMAGE_METADATA_FIELDS, store)
@@ -187,7 +188,7 @@ def _clean_boxes(
             return False
         longest = limits.max_label_name_chars
         for label in class_map.values():
-            if type(label) is not str or not 0 < len(label) <= longest:
+            if type(label) is not str or not 0 < len(label) <= longest or "\x00" in label:
                 return False
         for item in objects:
             confidence = item["confidence"]

@@ -17,7 +17,7 @@ Choices where the spec is silent:
   become floats (orjson reads them so).
 - `source-ref` must be `s3://<bucket>/<key>`: the bucket as botocore's S3Bucket shape allows
   (3..255 of `A-Z a-z 0-9 . _ -`, since AWS's own samples use upper-case legacy names), the key
-  1..1024 characters (S3ObjectName). The scheme is lower-case `s3://` only.
+  1..1024 characters (S3ObjectName) but no NUL. The scheme is lower-case `s3://` only.
 - A label attribute is a top-level key `<name>` (not `source-ref`, not itself ending in
   `-metadata`) with a top-level `<name>-metadata`, whatever the two values are.
   ERROR_NO_LABEL_ATTRIBUTES marks a `-metadata` key that is not such a companion, or an
@@ -92,6 +92,8 @@ def check_line(
             else codes.SOURCE_REF_NOT_STRING
         )
         return _dropped(raw, line_number, reason)
+    if "\x00" in source_ref:  # no S3 object name holds one (S3 cannot list it in XML)
+        return _dropped(raw, line_number, codes.SOURCE_REF_BAD_FORMAT)
     # The lines of a change name one bucket: the previous good source-ref's `s3://<bucket>/`
     # leaves only the key's length to check (else `_bucket_of` parses it whole).
     prefix, bucket = _last_bucket

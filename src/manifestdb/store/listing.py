@@ -117,6 +117,10 @@ def list_entry_page(
     conn: Connection, dialect: str, dataset_id: int, after: int, limit: int, filters: EntryFilter
 ) -> EntryPage:
     """Up to `limit` lines after seq `after`; `last_seq` is set when more lines follow."""
+    if _holds_nul(filters):
+        # No stored source-ref or label holds a NUL (the manifest engine refuses them, and
+        # PostgreSQL text cannot hold one), so nothing matches: answered without a query.
+        return EntryPage([], None)
     query = _Query(conn, dialect, dataset_id, filters)
     trigrams = filters.contains is not None and len(filters.contains) >= 3
     if trigrams and dialect == "sqlite":
@@ -129,6 +133,10 @@ def list_entry_page(
         rows = rows[:limit]
         return EntryPage([row[1] for row in rows], rows[-1][0])
     return EntryPage([row[1] for row in rows], None)
+
+
+def _holds_nul(filters: EntryFilter) -> bool:
+    return "\x00" in (filters.contains or "") or any("\x00" in label for label in filters.labels)
 
 
 def _by_entries(query: _Query, after: int, limit: int) -> list[Any]:
