@@ -17,8 +17,9 @@ from manifestdb.service.errors import (
 async def read_body(request: Request, limit: int, timeout: float | None) -> bytes:
     """The request body, refused without reading it whole when it is over `limit` bytes, and
     cut off when it takes longer than `timeout` seconds (the server's `request_timeout`)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    declared = request.headers.get("content-length") or ""
+    # HTTP parsers let only ASCII digits through; a number too long for int() is too large too.
+    if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
         raise _too_large(limit)
     parts: list[bytes] = []
     size = 0
