@@ -59,6 +59,8 @@ def test_duplicate_source_ref_first_wins() -> None:
             "ERROR_DUPLICATE_SOURCE_REF",
             "An earlier line of this change has the same source-ref.",
             second.decode()[:200],
+            'source-ref "s3://bucket/images/a.jpg" is on an earlier line of this change: a change'
+            " holds each image once, and its first line is kept",
         )
     ]
     assert reader.code_counts == {"ERROR_DUPLICATE_SOURCE_REF": 1}

@@ -30,14 +30,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from manifestdb.manifest import codes
+from manifestdb.manifest import codes, details
+from manifestdb.manifest.codes import MAX_ASPECT, MAX_SIDE, MIN_SIDE
 from manifestdb.manifest.marks import JsonObject, Marks
 from manifestdb.manifest.types import Limits
 
-# The sides and aspect ratio an image may have (ERROR_INVALID_IMAGE_DIMENSION).
-MIN_SIDE = 64
-MAX_SIDE = 4096
-MAX_ASPECT = 20
 _NUMBERS = frozenset({int, float})  # JSON numbers; bool is excluded by the exact type test
 
 
@@ -48,14 +45,21 @@ def judge_pair(
     body = line[name]
     meta = line[name + "-metadata"]
     if type(meta) is not dict or type(meta.get("type")) is not str:
-        marks.metadata(codes.INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT, name, meta)
+        marks.metadata(
+            codes.INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT,
+            name,
+            meta,
+            details.metadata_format(name, meta),
+        )
         return False
     kind = meta["type"]
     if kind in codes.CLASSIFICATION_TYPES:
         return _judge_image_label(name, body, meta, marks, labels, limits)
     if kind == codes.TYPE_OBJECT_DETECTION:
         return _judge_boxes(name, body, meta, marks, labels, limits)
-    marks.metadata(codes.UNSUPPORTED_USE_CASE_TYPE, name, meta)
+    marks.metadata(
+        codes.UNSUPPORTED_USE_CASE_TYPE, name, meta, details.unsupported_type(name, kind)
+    )
     return False
 
 
@@ -75,7 +79,8 @@ def _judge_image_label(
     name: str, body: Any, meta: JsonObject, marks: Marks, labels: dict[str, int], limits: Limits
 ) -> bool:
     if type(body) is not int:
-        marks.attribute(codes.INVALID_LABEL_ATTRIBUTE_FORMAT, name, body, meta)
+        detail = details.attribute_format(name, body, meta["type"])
+        marks.attribute(codes.INVALID_LABEL_ATTRIBUTE_FORMAT, name, body, meta, detail)
         return False
     label = meta.get("class-name")
     if (
@@ -84,10 +89,12 @@ def _judge_image_label(
         or not _is_confidence(meta.get("confidence"))
         or not _common_metadata_ok(meta)
     ):
-        marks.metadata(codes.INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT, name, meta)
+        detail = details.metadata_format(name, meta)
+        marks.metadata(codes.INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT, name, meta, detail)
         return False
     if not 0 < len(label) <= limits.max_label_name_chars:
-        marks.attribute(codes.INVALID_LABEL_NAME_LENGTH, name, body, meta)
+        detail = details.label_name_length(name, label, limits)
+        marks.attribute(codes.INVALID_LABEL_NAME_LENGTH, name, body, meta, detail)
         return False
     labels.setdefault(label, 0)
     return True
@@ -158,18 +165,21 @@ def _judge_boxes(
     frame = _frame(body) if type(body) is dict else None
     boxes = _read_boxes(body.get("annotations")) if frame is not None else None
     if frame is None or boxes is None:
-        marks.attribute(codes.INVALID_LABEL_ATTRIBUTE_FORMAT, name, body, meta)
+        detail = details.attribute_format(name, body, meta["type"])
+        marks.attribute(codes.INVALID_LABEL_ATTRIBUTE_FORMAT, name, body, meta, detail)
         return False
     confident = _box_metadata(meta, len(boxes))
     if confident is None:
-        marks.metadata(codes.INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT, name, meta)
+        detail = details.metadata_format(name, meta)
+        marks.metadata(codes.INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT, name, meta, detail)
         return False
     valid = _pair_content_ok(name, body, meta, frame, len(boxes), confident, marks, limits)
     box_labels = _judge_each_box(name, boxes, meta["class-map"], frame, marks)
     if not boxes:
         marks.line(codes.NO_ANNOTATIONS, name)
     elif not box_labels:
-        marks.attribute(codes.NO_VALID_ANNOTATIONS, name, body, meta)
+        detail = details.no_valid_annotations(name, len(boxes))
+        marks.attribute(codes.NO_VALID_ANNOTATIONS, name, body, meta, detail)
         valid = False
     if valid:
         for label in box_labels:
@@ -197,19 +207,23 @@ def _pair_content_ok(
         or height > MAX_SIDE
         or max(width, height) > MAX_ASPECT * min(width, height)
     ):
-        marks.line(codes.INVALID_IMAGE_DIMENSION, name)
+        detail = details.image_dimension(name, width, height)
+        marks.line(codes.INVALID_IMAGE_DIMENSION, name, detail=detail)
         valid = False
     if boxes > limits.max_boxes_per_image:
-        marks.attribute(codes.TOO_MANY_BOUNDING_BOXES, name, body, meta)
+        detail = details.too_many_boxes(name, boxes, limits)
+        marks.attribute(codes.TOO_MANY_BOUNDING_BOXES, name, body, meta, detail)
         valid = False
     longest = limits.max_label_name_chars
     for label in meta["class-map"].values():
         if not 0 < len(label) <= longest:
-            marks.attribute(codes.INVALID_LABEL_NAME_LENGTH, name, body, meta)
+            detail = details.label_name_length(name, label, limits)
+            marks.attribute(codes.INVALID_LABEL_NAME_LENGTH, name, body, meta, detail)
             valid = False
             break
     if confident < boxes:
-        marks.metadata(codes.MISSING_BOUNDING_BOX_CONFIDENCE, name, meta)
+        detail = details.missing_confidence(name, boxes, confident)
+        marks.metadata(codes.MISSING_BOUNDING_BOX_CONFIDENCE, name, meta, detail)
         valid = False
     return valid
 
@@ -234,14 +248,17 @@ def _judge_each_box(
             or left + width > frame_width
             or top + height > frame_height
         ):
-            marks.annotation(codes.INVALID_BOUNDING_BOX, name, box, index)
+            detail = details.invalid_box(name, index, (left, top, width, height), frame)
+            marks.annotation(codes.INVALID_BOUNDING_BOX, name, box, index, detail)
             ok = False
         elif width <= 1 or height <= 1:
-            marks.annotation(codes.BOUNDING_BOX_TOO_SMALL, name, box, index)
+            detail = details.box_too_small(name, index, width, height)
+            marks.annotation(codes.BOUNDING_BOX_TOO_SMALL, name, box, index, detail)
             ok = False
         label = class_map.get(str(class_id))
         if label is None:
-            marks.annotation(codes.MISSING_CLASS_MAP_ID, name, box, index)
+            detail = details.missing_class_id(name, index, class_id, class_map)
+            marks.annotation(codes.MISSING_CLASS_MAP_ID, name, box, index, detail)
         elif ok:
             box_labels.append(label)
     return box_labels

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from hashlib import blake2b
 
-from manifestdb.manifest import codes
+from manifestdb.manifest import codes, details
 from manifestdb.manifest.codes import INSUFFICIENT_IMAGES_PER_LABEL_FOR_DISTRIBUTE
 from manifestdb.manifest.line import BLANK_BYTES, check_line, excerpt, too_long
 from manifestdb.manifest.types import AWS_LIMITS, Dropped, Entry, Limits, Terminal
@@ -197,7 +197,7 @@ class ChangeReader:
                 known = len(keys)
                 keys.add(key)  # one probe of the set, not two (`in`, then `add`)
                 if len(keys) == known:
-                    self._drop_duplicate(raw, number)
+                    self._drop_duplicate(raw, number, result.source_ref)
                     continue
                 # The tallies of a kept entry.
                 self.entries += 1
@@ -261,13 +261,14 @@ class ChangeReader:
         line = raw[len(_BOM) :] if number == 1 and raw.startswith(_BOM) else raw
         return check_line(line, number, self.limits, self._store_lines)
 
-    def _drop_duplicate(self, raw: bytes | _Overlong, number: int) -> None:
+    def _drop_duplicate(self, raw: bytes | _Overlong, number: int, source_ref: str) -> None:
         """Drop line `number` (an entry's, so bytes) as ERROR_DUPLICATE_SOURCE_REF."""
         line = raw.head if isinstance(raw, _Overlong) else raw
         if number == 1 and line.startswith(_BOM):
             line = line[len(_BOM) :]
         reason = codes.SOURCE_REF_DUPLICATE
-        self._drop(Dropped(number, reason.code, reason.message, excerpt(line)))
+        detail = details.duplicate(source_ref)
+        self._drop(Dropped(number, reason.code, reason.message, excerpt(line), detail))
 
     def _drop(self, dropped: Dropped) -> None:
         self.dropped_count += 1

@@ -120,6 +120,10 @@ TOO_MANY_BOUNDING_BOXES = Code(
 NO_VALID_ANNOTATIONS = Code(
     "ERROR_NO_VALID_ANNOTATIONS", "No valid annotations found.", "attribute"
 )
+# The sides and aspect ratio an image may have (ERROR_INVALID_IMAGE_DIMENSION).
+MIN_SIDE = 64
+MAX_SIDE = 4096
+MAX_ASPECT = 20
 INVALID_IMAGE_DIMENSION = Code(
     "ERROR_INVALID_IMAGE_DIMENSION",
     "The image dimension(s) do not conform to allowed dimensions.",

@@ -31,7 +31,7 @@ from typing import Any, Final
 from orjson import dumps
 
 from manifestdb.manifest import codes
-from manifestdb.manifest.attributes import MAX_ASPECT, MAX_SIDE, MIN_SIDE
+from manifestdb.manifest.codes import MAX_ASPECT, MAX_SIDE, MIN_SIDE
 from manifestdb.manifest.marks import strip_service_keys
 from manifestdb.manifest.types import Entry, Limits, Problem
 

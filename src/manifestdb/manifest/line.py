@@ -36,7 +36,7 @@ from typing import Any
 
 import orjson
 
-from manifestdb.manifest import codes
+from manifestdb.manifest import codes, details
 from manifestdb.manifest.attributes import judge_pair
 from manifestdb.manifest.fast import clean_entry
 from manifestdb.manifest.marks import Marks, strip_service_keys
@@ -78,22 +78,22 @@ def check_line(
             return too_long(raw, line_number, limits)
     try:
         parsed = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return _dropped(
-            raw, line_number, codes.LINE_NOT_UTF8 if _not_utf8(raw) else codes.LINE_NOT_JSON
-        )
+    except orjson.JSONDecodeError as error:
+        if _not_utf8(raw):
+            encoded = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
+            return _dropped(raw, line_number, codes.LINE_NOT_UTF8, details.not_utf8(encoded))
+        return _dropped(raw, line_number, codes.LINE_NOT_JSON, details.not_json(error))
     if type(parsed) is not dict:
-        return _dropped(raw, line_number, codes.LINE_NOT_OBJECT)
+        return _dropped(raw, line_number, codes.LINE_NOT_OBJECT, details.not_object(parsed))
     source_ref = parsed.get(SOURCE_REF)
     if type(source_ref) is not str:
-        reason = (
-            codes.SOURCE_REF_MISSING
-            if source_ref is None and SOURCE_REF not in parsed
-            else codes.SOURCE_REF_NOT_STRING
-        )
-        return _dropped(raw, line_number, reason)
+        if source_ref is None and SOURCE_REF not in parsed:
+            detail = details.missing_source_ref(parsed)
+            return _dropped(raw, line_number, codes.SOURCE_REF_MISSING, detail)
+        detail = details.source_ref_not_string(source_ref)
+        return _dropped(raw, line_number, codes.SOURCE_REF_NOT_STRING, detail)
     if "\x00" in source_ref:  # no S3 object name holds one (S3 cannot list it in XML)
-        return _dropped(raw, line_number, codes.SOURCE_REF_BAD_FORMAT)
+        return _bad_source_ref(raw, line_number, source_ref)
     # The lines of a change name one bucket: the previous good source-ref's `s3://<bucket>/`
     # leaves only the key's length to check (else `_bucket_of` parses it whole).
     prefix, bucket = _last_bucket
@@ -104,7 +104,7 @@ def check_line(
     ):
         found = _bucket_of(source_ref)
         if found is None:
-            return _dropped(raw, line_number, codes.SOURCE_REF_BAD_FORMAT)
+            return _bad_source_ref(raw, line_number, source_ref)
         bucket = found
     try:
         entry = clean_entry(parsed, line_number, source_ref, bucket, limits, store)
@@ -112,13 +112,16 @@ def check_line(
             return _judge(parsed, line_number, source_ref, bucket, limits, store)
         return entry
     except orjson.JSONEncodeError:  # nested deeper than orjson writes (255 levels)
-        return _dropped(raw, line_number, codes.LINE_TOO_DEEP)
+        detail = "JSON values nest more than 255 levels deep: flatten the line"
+        return _dropped(raw, line_number, codes.LINE_TOO_DEEP, detail)
 
 
 def too_long(raw: bytes | str, line_number: int, limits: Limits) -> Dropped:
     """The Dropped for a line over the length limit (`raw` may be just its head)."""
     message = codes.LINE_TOO_LONG.message.format(limit=limits.max_line_chars)
-    return Dropped(line_number, codes.LINE_TOO_LONG.code, message, excerpt(raw))
+    chars = len(raw) if isinstance(raw, str) else _chars(raw)
+    detail = details.line_too_long(chars if chars > limits.max_line_chars else None, limits)
+    return Dropped(line_number, codes.LINE_TOO_LONG.code, message, excerpt(raw), detail)
 
 
 def excerpt(raw: bytes | str) -> str:
@@ -144,8 +147,15 @@ def _not_utf8(raw: bytes | str) -> bool:
     return False
 
 
-def _dropped(raw: bytes | str, line_number: int, reason: codes.DropReason) -> Dropped:
-    return Dropped(line_number, reason.code, reason.message, excerpt(raw))
+def _dropped(
+    raw: bytes | str, line_number: int, reason: codes.DropReason, detail: str | None = None
+) -> Dropped:
+    return Dropped(line_number, reason.code, reason.message, excerpt(raw), detail)
+
+
+def _bad_source_ref(raw: bytes | str, line_number: int, source_ref: str) -> Dropped:
+    detail = details.source_ref_format(source_ref, _MAX_KEY_CHARS)
+    return _dropped(raw, line_number, codes.SOURCE_REF_BAD_FORMAT, detail)
 
 
 def _bucket_of(source_ref: str) -> str | None:
@@ -179,14 +189,14 @@ def _judge(
     marks = Marks(line)
     pairs, stray = _scan_keys(line)
     if stray is not None:
-        marks.line(codes.NO_LABEL_ATTRIBUTES, stray)
+        marks.line(codes.NO_LABEL_ATTRIBUTES, stray, detail=details.stray_key(stray, line))
     labels: dict[str, int] = {}
     any_valid = False
     for name in pairs:
         if judge_pair(name, line, marks, labels, limits):
             any_valid = True
     if pairs and not any_valid:
-        marks.line(codes.NO_VALID_LABEL_ATTRIBUTES)
+        marks.line(codes.NO_VALID_LABEL_ATTRIBUTES, detail=details.no_valid_label_attributes(pairs))
     elif not pairs and stray is None:
         marks.line(codes.UNANNOTATED_RECORD)
     marks.apply()

@@ -40,27 +40,33 @@ class Marks:
         self.problems: list[Problem] = []
         self.has_errors = False
 
-    def line(self, code: Code, attribute: str | None = None, name: str = "") -> None:
+    def line(
+        self, code: Code, attribute: str | None = None, name: str = "", detail: str | None = None
+    ) -> None:
         """A line-level problem."""
-        self._write(code, self._line, "line", attribute, None, name)
+        self._write(code, self._line, "line", attribute, None, name, detail)
 
-    def attribute(self, code: Code, name: str, body: Any, meta: Any) -> None:
+    def attribute(
+        self, code: Code, name: str, body: Any, meta: Any, detail: str | None = None
+    ) -> None:
         """A problem of the label attribute `name` (body: its value, meta: its metadata)."""
         if type(body) is dict:
-            self._write(code, body, "attribute", name, None, name)
+            self._write(code, body, "attribute", name, None, name, detail)
         else:
-            self.metadata(code, name, meta)
+            self.metadata(code, name, meta, detail)
 
-    def metadata(self, code: Code, name: str, meta: Any) -> None:
+    def metadata(self, code: Code, name: str, meta: Any, detail: str | None = None) -> None:
         """A problem of the `-metadata` object of attribute `name`."""
         if type(meta) is dict:
-            self._write(code, meta, "metadata", name, None, name)
+            self._write(code, meta, "metadata", name, None, name, detail)
         else:
-            self._write(code, self._line, "line", name, None, name)
+            self._write(code, self._line, "line", name, None, name, detail)
 
-    def annotation(self, code: Code, name: str, box: JsonObject, index: int) -> None:
+    def annotation(
+        self, code: Code, name: str, box: JsonObject, index: int, detail: str | None = None
+    ) -> None:
         """A problem of one element of `annotations` (always an object once shapes passed)."""
-        self._write(code, box, "annotation", name, index, name)
+        self._write(code, box, "annotation", name, index, name, detail)
 
     def apply(self) -> None:
         """Write the collected arrays into their objects (after the objects' own keys)."""
@@ -80,6 +86,7 @@ class Marks:
         attribute: str | None,
         index: int | None,
         name: str,
+        detail: str | None,
     ) -> None:
         message = code.message(name)
         if target is self._line:
@@ -96,6 +103,8 @@ class Marks:
             slot = self._slots[id(target)] = (target, [], [])
         _, errors, warnings = slot
         (warnings if code.warning else errors).append({"code": code.code, "message": message})
-        self.problems.append(Problem(code.code, message, level, code.warning, attribute, index))
+        self.problems.append(
+            Problem(code.code, message, level, code.warning, attribute, index, detail)
+        )
         if not code.warning:
             self.has_errors = True

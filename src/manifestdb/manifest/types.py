@@ -48,6 +48,9 @@ class Problem:
     warning: bool = False
     attribute: str | None = None  # the label attribute name, for attribute/metadata/annotation
     annotation_index: int | None = None  # position in `annotations`, for annotation level
+    # What exactly is wrong (field, value found, rule): beside AWS's message, never in the
+    # stored line (`manifest/details.py`).
+    detail: str | None = None
 
 
 @dataclass(slots=True)
@@ -74,6 +77,7 @@ class Dropped:
     code: str
     message: str
     excerpt: str  # the first 200 characters of the line
+    detail: str | None = None  # what exactly is wrong (`manifest/details.py`)
 
 
 @dataclass(frozen=True, slots=True)
