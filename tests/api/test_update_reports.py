@@ -48,6 +48,8 @@ def test_an_update_report_says_what_happened_to_each_line(server: Any, rekogniti
         (15, "ERROR_DUPLICATE_SOURCE_REF"),
     ]
     assert latest["dropped"][0]["excerpt"] == "not json at all"
+    assert latest["dropped"][0]["detail"].startswith("not JSON: ")
+    assert latest["dropped"][1]["detail"].startswith('source-ref "s3://bkt/2.jpg" is on an earlier')
     assert latest["entries_with_errors"] == 1
     assert latest["labels_added"] == ["bird", "dog"]
     assert latest["labels_removed"] == ["cat"]

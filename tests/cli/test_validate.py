@@ -75,12 +75,16 @@ def test_problems_name_line_attribute_and_box(tmp_path: Path) -> None:
     result = run(path)
     assert result.exit_code == 0, result.output
     out = result.stdout.splitlines()
-    assert out[:3] == [
+    assert out[:6] == [
         f"{path}:2: ERROR_BOUNDING_BOX_TOO_SMALL The height and width of the bounding box is "
         "too small. [bounding-box box 0]",
+        "    bounding-box.annotations[0] is 1 x 1 pixels: both sides must be more than 1 pixel",
         f"{path}:3: ERROR_INVALID_JSON_LINE The line is not valid JSON.",
+        "    not JSON: unexpected character, expected a string key: line 1 column 2 (char 1)",
         f"{path}:4: ERROR_DUPLICATE_SOURCE_REF An earlier line of this change has the same "
         "source-ref.",
+        '    source-ref "s3://bucket/1.jpg" is on an earlier line of this change: a change holds'
+        " each image once, and its first line is kept",
     ]
     assert f"{path}: 11 lines, 9 entries (9 labeled, 1 with errors), 2 dropped, 1 bucket(s)" in out
     assert out[-1] == "result: accepted"  # 2 of 11 dropped: under 20%
@@ -148,6 +152,8 @@ def test_json_report(tmp_path: Path) -> None:
             "kind": "error",
             "code": "ERROR_INVALID_LABEL_NAME_LENGTH",
             "message": "The label name length is invalid.",
+            "detail": f'the label name "{"x" * 55}..." of l is 300 characters long: a label name'
+            " has 1 to 255",
             "level": "metadata",
             "attribute": "l",
             "annotation_index": None,
@@ -157,6 +163,7 @@ def test_json_report(tmp_path: Path) -> None:
             "kind": "error",
             "code": "ERROR_NO_VALID_LABEL_ATTRIBUTES",
             "message": "No valid label attributes found.",
+            "detail": "every label attribute of the line has an error (l): see their errors",
             "level": "line",
             "attribute": None,
             "annotation_index": None,
@@ -166,12 +173,22 @@ def test_json_report(tmp_path: Path) -> None:
             "kind": "dropped",
             "code": "ERROR_INVALID_JSON_LINE",
             "message": "The line is not a JSON object.",
+            "detail": "the line is a number, not an object: each line is one JSON object",
             "excerpt": "42",
         },
     ]
     summary = report["summary"]
     assert (summary["lines"], summary["entries"], summary["dropped"]) == (3, 2, 1)
     assert summary["labels"] == [{"name": "cat", "entries": 1, "entries_with_boxes": 0, "boxes": 0}]
+    assert summary["by_code"] == {
+        "ERROR_INVALID_JSON_LINE": {"count": 1, "first_lines": [3]},
+        "ERROR_INVALID_LABEL_NAME_LENGTH": {"count": 1, "first_lines": [2]},
+        "ERROR_NO_VALID_LABEL_ATTRIBUTES": {"count": 1, "first_lines": [2]},
+    }
+    assert report["warnings"] == [
+        "1 label(s) with fewer than 2 images (cat): each label needs an image to train on and"
+        " one to test with"
+    ]
     assert report["terminal"] == {
         "code": "ERROR_TOO_MANY_RECORDS_IN_ERROR",
         "message": "The manifest file has too many terminal errors.",
@@ -232,3 +249,55 @@ def test_cli_starts_without_what_validate_does_not_use() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert loaded.stdout == "[]\n"
+
+
+def test_repeated_problems_are_counted_not_printed_a_hundred_times(tmp_path: Path) -> None:
+    """Every line with the same problem: 5 printed, a count per code with its first lines, and
+    --all prints every one."""
+    lines = [image_line(f"s3://bucket/{i}.jpg", label="x" * 300) for i in range(100)]
+    path = write(tmp_path, *lines)
+    out = run(path).stdout.splitlines()
+    printed = [line for line in out if ": ERROR_INVALID_LABEL_NAME_LENGTH " in line]
+    assert [line.split(":")[1] for line in printed] == ["1", "2", "3", "4", "5"]
+    assert "  ERROR_INVALID_LABEL_NAME_LENGTH: 100 (lines 1, 2, 3, 4, 5, ...)" in out
+    assert "  ERROR_NO_VALID_LABEL_ATTRIBUTES: 100 (lines 1, 2, 3, 4, 5, ...)" in out
+    assert "  (190 problems not printed above: --all prints every one)" in out
+    everything = run(path, "--all").stdout
+    assert everything.count(": ERROR_INVALID_LABEL_NAME_LENGTH ") == 100
+    assert "not printed above" not in everything
+
+
+def test_a_manifest_that_cannot_train_is_warned_about(tmp_path: Path) -> None:
+    """A real classification manifest whose metadata lacks `confidence`: accepted (AWS keeps
+    the lines), but no label is valid, and the report says so and which field is wrong."""
+    no_confidence = [
+        orjson.dumps(
+            {
+                "source-ref": f"s3://bucket/{i}.jpg",
+                "l": 1,
+                "l-metadata": {
+                    "class-name": "cat",
+                    "type": "groundtruth/image-classification",
+                    "human-annotated": "yes",
+                    "creation-date": "2021-01-01T00:00:00",
+                },
+            }
+        )
+        for i in range(4)
+    ]
+    result = run(write(tmp_path, *no_confidence))
+    assert result.exit_code == 0  # AWS accepts the manifest: exit codes stay as documented
+    out = result.stdout.splitlines()
+    assert "    l-metadata.confidence is missing: it must be a number from 0 to 1" in out
+    assert out[-3:] == [
+        "warning: every one of the 4 entries has an error",
+        "warning: no entry has a valid label: a dataset without labels cannot train",
+        "result: accepted",
+    ]
+    assert "labels: 0" in out
+
+
+def test_images_in_two_buckets_are_named(tmp_path: Path) -> None:
+    path = write(tmp_path, image_line("s3://bucket/1.jpg"), image_line("s3://other/2.jpg"))
+    out = run(path).stdout.splitlines()
+    assert "warning: images in 2 buckets (bucket, other): a dataset's images are in one" in out

@@ -2,8 +2,13 @@
 
 Exit status: 0 when AWS would accept the manifest, 1 when it would fail (a terminal error; with
 `--strict` also when any line carries an error or is dropped), 2 when the input cannot be read.
-The file is read in 1 MiB chunks and every problem is written as soon as it is found, so memory
-stays flat on a 1 GB manifest (also with `--format json`, whose document is streamed).
+The file is read in 1 MiB chunks and problems are written as they are found, so memory stays
+flat on a 1 GB manifest (also with `--format json`, whose document is streamed).
+
+Each problem carries AWS's code and message and, below it, what exactly is wrong (the field, the
+value found, the rule). The text report prints the first `SHOWN_PER_CODE` problems of each code
+and then a count per code with its first line numbers (`--all` prints every problem); the JSON
+report lists every problem. Both warn when the manifest would give a dataset that cannot train.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from manifestdb.manifest import LIMIT_PROFILES, ChangeReader, Dropped, Entry, Te
 from manifestdb.manifest.change import dataset_terminal
 
 CHUNK_BYTES = 1 << 20
+SHOWN_PER_CODE = 5  # problems of one code the text report prints (without --all)
+FIRST_LINES = 5  # line numbers per code in the summary
+MIN_IMAGES_PER_LABEL = 2  # one for training and one for testing (DistributeDatasetEntries)
 PROGRESS_MIN_BYTES = 8 << 20
 STDIN_NAME = "<stdin>"
 
@@ -52,6 +60,12 @@ def validate_command(
     strict: Annotated[
         bool, typer.Option("--strict", help="Also fail when a line has an error or is dropped.")
     ] = False,
+    show_all: Annotated[
+        bool,
+        typer.Option(
+            "--all", help=f"Print every problem (the text report prints {SHOWN_PER_CODE} a code)."
+        ),
+    ] = False,
 ) -> None:
     """Check a Ground Truth manifest as Rekognition Custom Labels would judge it."""
     name = STDIN_NAME if file == "-" else file
@@ -63,7 +77,7 @@ def validate_command(
     report: _Report = (
         _JsonReport(name, limits.value)
         if output_format is OutputFormat.json
-        else (_TextReport(name))
+        else _TextReport(name, show_all)
     )
     reader = ChangeReader(
         LIMIT_PROFILES[limits.value],
@@ -161,12 +175,52 @@ def _summary(reader: ChangeReader) -> dict[str, Any]:
     }
 
 
+def training_warnings(reader: ChangeReader) -> list[str]:
+    """What would keep the dataset this manifest gives from training a model."""
+    warnings = []
+    if reader.entries and reader.entries_with_errors == reader.entries:
+        warnings.append(f"every one of the {reader.entries} entries has an error")
+    if reader.entries and not reader.label_entries:
+        warnings.append("no entry has a valid label: a dataset without labels cannot train")
+    few = sorted(
+        label for label, count in reader.label_entries.items() if count < MIN_IMAGES_PER_LABEL
+    )
+    if few:
+        shown = ", ".join(few[:5]) + (f" and {len(few) - 5} more" if len(few) > 5 else "")
+        warnings.append(
+            f"{len(few)} label(s) with fewer than {MIN_IMAGES_PER_LABEL} images ({shown}): each"
+            " label needs an image to train on and one to test with"
+        )
+    if len(reader.buckets) > 1:
+        names = ", ".join(sorted(reader.buckets)[:5])
+        warnings.append(
+            f"images in {len(reader.buckets)} buckets ({names}): a dataset's images are in one"
+        )
+    return warnings
+
+
 class _Report(ABC):
     """Writes problems as they are found, then the summary."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.out = sys.stdout
+        self.first_lines: dict[str, list[int]] = {}  # code -> its first line numbers
+        self._counts: dict[str, int] = {}  # code -> problems written so far
+
+    def _seen(self, code: str, line_number: int) -> int:
+        """Record one problem; how many of its code came before it."""
+        lines = self.first_lines.setdefault(code, [])
+        if len(lines) < FIRST_LINES and (not lines or lines[-1] != line_number):
+            lines.append(line_number)
+        self._counts[code] = count = self._counts.get(code, 0) + 1
+        return count - 1
+
+    def by_code(self, reader: ChangeReader) -> dict[str, dict[str, Any]]:
+        return {
+            code: {"count": count, "first_lines": self.first_lines.get(code, [])}
+            for code, count in sorted(reader.code_counts.items())
+        }
 
     @abstractmethod
     def entry(self, entry: Entry) -> None: ...
@@ -179,15 +233,26 @@ class _Report(ABC):
 
 
 class _TextReport(_Report):
+    def __init__(self, name: str, show_all: bool) -> None:
+        super().__init__(name)
+        self.show_all = show_all
+        self.hidden = 0
+
+    def _problem(self, line_number: int, code: str, text: str, detail: str | None) -> None:
+        if self._seen(code, line_number) >= SHOWN_PER_CODE and not self.show_all:
+            self.hidden += 1
+            return
+        self.out.write(f"{self.name}:{line_number}: {code} {text}\n")
+        if detail:
+            self.out.write(f"    {detail}\n")
+
     def entry(self, entry: Entry) -> None:
         for problem in entry.problems:
             where = _where(problem.attribute, problem.level, problem.annotation_index)
-            self.out.write(
-                f"{self.name}:{entry.line_number}: {problem.code} {problem.message}{where}\n"
-            )
+            self._problem(entry.line_number, problem.code, problem.message + where, problem.detail)
 
     def dropped(self, dropped: Dropped) -> None:
-        self.out.write(f"{self.name}:{dropped.line_number}: {dropped.code} {dropped.message}\n")
+        self._problem(dropped.line_number, dropped.code, dropped.message, dropped.detail)
 
     def finish(self, reader: ChangeReader, terminal: Terminal | None, exit_code: int) -> None:
         labels = _labels(reader)
@@ -203,6 +268,17 @@ class _TextReport(_Report):
                 f"  {label['name']}: {label['entries']} entries,"
                 f" {label['entries_with_boxes']} with boxes, {label['boxes']} boxes\n"
             )
+        by_code = self.by_code(reader)
+        if by_code:
+            write("problems by code:\n")
+            for code, seen in by_code.items():
+                first = ", ".join(str(number) for number in seen["first_lines"])
+                more = ", ..." if seen["count"] > len(seen["first_lines"]) else ""
+                write(f"  {code}: {seen['count']:,} (lines {first}{more})\n")
+            if self.hidden:
+                write(f"  ({self.hidden:,} problems not printed above: --all prints every one)\n")
+        for warning in training_warnings(reader):
+            write(f"warning: {warning}\n")
         outcome = "accepted" if terminal is None else f"failed: {terminal.status_message}"
         write(f"result: {outcome}\n")
         if terminal is None and exit_code:
@@ -217,6 +293,7 @@ class _JsonReport(_Report):
         self.out.write(head[:-1] + ',"problems":[')
 
     def _item(self, item: dict[str, Any]) -> None:
+        self._seen(item["code"], item["line"])
         self.out.write(("\n" if self._first else ",\n") + orjson.dumps(item).decode())
         self._first = False
 
@@ -228,6 +305,7 @@ class _JsonReport(_Report):
                     "kind": "warning" if problem.warning else "error",
                     "code": problem.code,
                     "message": problem.message,
+                    "detail": problem.detail,
                     "level": problem.level,
                     "attribute": problem.attribute,
                     "annotation_index": problem.annotation_index,
@@ -241,13 +319,17 @@ class _JsonReport(_Report):
                 "kind": "dropped",
                 "code": dropped.code,
                 "message": dropped.message,
+                "detail": dropped.detail,
                 "excerpt": dropped.excerpt,
             }
         )
 
     def finish(self, reader: ChangeReader, terminal: Terminal | None, exit_code: int) -> None:
+        summary = _summary(reader)
+        summary["by_code"] = self.by_code(reader)
         tail = {
-            "summary": _summary(reader),
+            "summary": summary,
+            "warnings": training_warnings(reader),
             "terminal": None
             if terminal is None
             else {"code": terminal.code, "message": terminal.message},

@@ -179,7 +179,13 @@ def _reader_report(kind: str, summary: ReadSummary) -> dict[str, Any]:
         "bytes_read": summary.bytes_read,
         "dropped_count": summary.dropped_count,
         "dropped": [
-            {"line": d.line_number, "code": d.code, "message": d.message, "excerpt": d.excerpt}
+            {
+                "line": d.line_number,
+                "code": d.code,
+                "message": d.message,
+                "detail": d.detail,
+                "excerpt": d.excerpt,
+            }
             for d in summary.dropped  # the first `jobs.engine.REPORTED_DROPS`
         ],
         "entries_with_errors": summary.entries_with_errors,

@@ -190,9 +190,8 @@ def unsupported_type(name: str, kind: Any) -> str:
 
 
 def label_name_length(name: str, label: str, limits: Limits) -> str:
-    shown_label = label if len(label) <= 40 else label[:37] + "..."
     return (
-        f"the label name {shown_label!r} of {name} is {len(label)} characters long: a label"
+        f"the label name {quoted(label)} of {name} is {len(label)} characters long: a label"
         f" name has 1 to {limits.max_label_name_chars}"
     )
 
