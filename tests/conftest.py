@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,13 +9,8 @@ from typing import Any
 
 import pytest
 
-from server_support import (
-    BOTH_BACKENDS,
-    PostgresDatabases,
-    Server,
-    ServerFactory,
-    postgres_problem,
-)
+from manifestdb.harness import PostgresDatabases, postgres_problem
+from support.server import BOTH_BACKENDS, POSTGRES_URL, Server, ServerFactory
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -41,7 +35,7 @@ def backend(request: pytest.FixtureRequest) -> str:
     """The database servers are started on: "sqlite" (embedded) or "postgres"."""
     name = str(getattr(request, "param", "sqlite"))
     if name == "postgres":
-        problem = postgres_problem()
+        problem = postgres_problem(POSTGRES_URL)
         if problem:
             pytest.skip(problem)
     return name
@@ -51,17 +45,17 @@ def backend(request: pytest.FixtureRequest) -> str:
 def start_server(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[ServerFactory]:
     """Start a server with extra `serve` arguments; every server is stopped at the end."""
     started: list[Server] = []
-    databases = PostgresDatabases()
+    databases = PostgresDatabases(POSTGRES_URL)
 
     def start(
         *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None
     ) -> Server:
         directory = data_dir or tmp_path_factory.mktemp("data")
-        backend_args: list[str] = []
+        server = Server(directory, args, env=env)
         if backend == "postgres":
+            server.database_url = databases.create()
             # Short leases: a killed server's job is claimed again within seconds.
-            backend_args = ["--database-url", databases.create(), "--lease-seconds", "3"]
-        server = Server(directory, list(args), {**os.environ, **(env or {})}, backend_args)
+            server.lease_seconds = 3.0
         started.append(server.start())
         return server
 
@@ -99,7 +93,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
                     skipped += 1
                 else:
                     ran += 1
-    where = f" (skipped: {postgres_problem()})" if skipped else ""
+    where = f" (skipped: {postgres_problem(POSTGRES_URL)})" if skipped else ""
     terminalreporter.write_line(
         f"PostgreSQL: {ran} tests ran against PostgreSQL, {skipped} skipped{where}"
     )

@@ -13,7 +13,9 @@ from typing import Any
 
 import orjson
 import pytest
-from auth_helpers import (
+
+from manifestdb.harness import free_port
+from support.auth import (
     ACCOUNT_A,
     ALLOW_ALL,
     alice_policy,
@@ -23,8 +25,7 @@ from auth_helpers import (
     start_sigv4,
     write_auth_file,
 )
-
-from server_support import Server, ServerFactory, free_port, wait_until
+from support.server import Server, ServerFactory, wait_until
 
 AWS = Path(sys.executable).parent / "aws"
 ADMIN = make_key(ACCOUNT_A, "serve-admin")

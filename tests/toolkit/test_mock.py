@@ -16,9 +16,9 @@ from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 from toolkit_cli import Toolkit
 
-from lines import image_line, manifest
+from manifestdb.harness import free_port
 from manifestdb.testing import MockRekognition, mock_rekognition
-from server_support import free_port
+from support.lines import image_line, manifest
 
 CREDENTIALS = {"aws_access_key_id": "k", "aws_secret_access_key": "s", "region_name": "us-east-1"}
 

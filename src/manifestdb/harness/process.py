@@ -60,6 +60,7 @@ class ServerProcess:
         *,
         env: Mapping[str, str] | None = None,
         database_url: str | None = None,
+        lease_seconds: float | None = None,
         auth_file: Path | None = None,
         log_level: str | None = None,
         port: int = 0,
@@ -75,6 +76,7 @@ class ServerProcess:
         self.args = list(args)
         self.env = server_environment(env)
         self.database_url = database_url
+        self.lease_seconds = lease_seconds
         self.auth_file = auth_file
         self.log_level = log_level
         self.port = port
@@ -119,6 +121,8 @@ class ServerProcess:
             command += ["--data-dir", str(self.data_dir)]
         if self.database_url is not None:
             command += ["--database-url", self.database_url]
+        if self.lease_seconds is not None:
+            command += ["--lease-seconds", str(self.lease_seconds)]
         if self.auth_file is not None:
             command += ["--auth", "sigv4", "--auth-file", str(self.auth_file)]
         if self.log_level is not None:
