@@ -1,4 +1,5 @@
-"""Fixtures that start real `manifestdb serve` processes on loopback and give boto3 clients."""
+"""Fixtures that start real `manifestdb serve` processes on loopback and give boto3 clients, and
+TESTS_OF, the map of which tests prove which part of the source."""
 
 from __future__ import annotations
 
@@ -11,6 +12,47 @@ import pytest
 
 from manifestdb.harness import PostgresDatabases, postgres_problem
 from support.server import BOTH_BACKENDS, POSTGRES_URL, Server, ServerFactory
+
+# Which tests prove each part of src/manifestdb: every package and every top-level module has an
+# entry (tests/test_layout.py holds the table to the tree), so a change to a part says which tests
+# to run first, and a part without tests shows.
+TESTS_OF: dict[str, tuple[str, ...]] = {
+    "wire": ("tests/wire", "tests/api/test_raw_http.py", "tests/auth", "tests/reliability"),
+    "service": ("tests/api", "tests/auth/test_accounts.py", "tests/auth/test_policy_matrix.py"),
+    "store": ("tests/store", "tests/cluster"),
+    "jobs": (
+        "tests/api/test_update_dataset_entries.py",
+        "tests/api/test_distribute.py",
+        "tests/api/test_restart.py",
+        "tests/store/test_job_leases.py",
+        "tests/store/test_job_engine_helper.py",
+        "tests/reliability",
+        "tests/cluster",
+    ),
+    "manifest": ("tests/manifest", "tests/cli/test_validate.py"),
+    "manifest/formats": ("tests/formats",),
+    "commands": (
+        "tests/toolkit/test_push.py",
+        "tests/toolkit/test_export.py",
+        "tests/cli/test_validate.py",
+        "tests/formats/test_formats_convert_command.py",
+        "tests/cluster/test_cluster.py",
+    ),
+    "harness": ("tests/harness", "tests/toolkit/test_pytest_plugin.py"),
+    "cli.py": ("tests/cli", "tests/auth/test_serve_auth.py"),
+    "config.py": ("tests/cli/test_serve.py", "tests/auth/test_serve_auth.py"),
+    "states.py": ("tests/test_states.py",),
+    "objects.py": ("tests/api/test_s3_manifest.py", "tests/api/test_datasets.py"),
+    "inprocess.py": ("tests/toolkit/test_mock.py", "tests/toolkit/test_mock_user.py"),
+    "testing.py": ("tests/toolkit/test_mock.py", "tests/toolkit/test_mock_user.py"),
+    "pytest_plugin.py": ("tests/toolkit/test_pytest_plugin.py",),
+}
+
+
+@pytest.fixture(scope="session")
+def tests_of() -> dict[str, tuple[str, ...]]:
+    """TESTS_OF: source package or module (under src/manifestdb) -> the tests that prove it."""
+    return TESTS_OF
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
