@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -87,22 +86,9 @@ def test_relaxed_limits_lift_the_label_cap(start_server: Any):
 
 
 def test_an_unknown_limit_profile_is_refused(tmp_path: Path):
+    server = Server(tmp_path, ["--limits", "huge"], port=free_port())
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "manifestdb.cli",
-            "serve",
-            "--limits",
-            "huge",
-            "--data-dir",
-            str(tmp_path),
-            "--port",
-            str(free_port()),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+        server.command(), capture_output=True, text=True, timeout=60, env=server.env
     )
     assert result.returncode == 2
     assert "--limits" in result.stderr
