@@ -52,6 +52,8 @@ from typing import Any
 
 import orjson
 
+from manifestdb.harness import RawClient
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
@@ -60,10 +62,9 @@ import report  # noqa: E402
 import spy  # noqa: E402
 from report import Row  # noqa: E402
 from server import (  # noqa: E402
+    BenchDatabases,
     BenchError,
     Client,
-    PostgresDatabases,
-    RawClient,
     RssSampler,
     Server,
     wait_database_quiet,
@@ -320,7 +321,7 @@ class Suite:
         config: Config,
         work: Path,
         profile: Path | None = None,
-        databases: PostgresDatabases | None = None,
+        databases: BenchDatabases | None = None,
     ) -> None:
         self.config = config
         self.work = work
@@ -923,7 +924,7 @@ def main() -> None:
     databases = None
     if backend == "postgresql":
         try:
-            databases = PostgresDatabases(options.database_url or DEFAULT_DATABASE_URL)
+            databases = BenchDatabases(options.database_url or DEFAULT_DATABASE_URL)
         except Exception as error:
             sys.exit(f"[bench] PostgreSQL is not usable: {type(error).__name__}: {error}")
         machine["postgresql"] = databases.version

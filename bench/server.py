@@ -1,5 +1,6 @@
-"""A real `manifestdb serve` subprocess for the benchmarks, a small JSON 1.1 client, and fresh
-PostgreSQL databases for `--backend postgresql`.
+"""The benchmarks' `manifestdb serve` (manifestdb.harness.ServerProcess, with relaxed limits and
+memory readings), a small JSON 1.1 client, and fresh PostgreSQL databases for
+`--backend postgresql`.
 
 The client is urllib3 with keep-alive and orjson, not boto3: boto3 spends ~1-2 ms of client CPU
 per call, as much as the latencies being measured.
@@ -7,21 +8,15 @@ per call, as much as the latencies being measured.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import re
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import orjson
 import urllib3
+
+from manifestdb.harness import PostgresDatabases, ServerProcess, ServerStartError
 
 HEADERS = {"Content-Type": "application/x-amz-json-1.1"}
 TARGET = "RekognitionService."
@@ -29,20 +24,6 @@ TARGET = "RekognitionService."
 
 class BenchError(RuntimeError):
     """The server made a measurement impossible (an error status, a failed job, a timeout)."""
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when the benchmark process dies, even by SIGKILL."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def proc_status(pid: int, field: str) -> int:
@@ -156,69 +137,11 @@ class RssSampler:
         self.peak = max(self.peak, self._sample())
 
 
-class RawClient:
-    """One keep-alive HTTP/1.1 connection that sends one prebuilt request again and again, as
-    wrk does: a few microseconds of client CPU per request where urllib3 spends ~0.5 ms. The
-    clients share the server's two cores, so a heavy client measures itself."""
-
-    def __init__(self, url: str, operation: str, body: bytes, timeout: float = 60.0) -> None:
-        host, _, port = url.split("//", 1)[1].rstrip("/").partition(":")
-        self.address = (host, int(port or 80))
-        self.request = (
-            f"POST / HTTP/1.1\r\nHost: {host}:{port}\r\n"
-            f"X-Amz-Target: {TARGET}{operation}\r\n"
-            f"Content-Type: {HEADERS['Content-Type']}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode() + body
-        self.timeout = timeout
-        self.sock: socket.socket | None = None
-        self.pending = b""
-
-    def send(self) -> tuple[int, bytes]:
-        """The status and body of one request (a new connection if the last one closed)."""
-        if self.sock is None:
-            self.sock = socket.create_connection(self.address, timeout=self.timeout)
-            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.pending = b""
-        try:
-            self.sock.sendall(self.request)
-            data = self.pending
-            while b"\r\n\r\n" not in data:
-                data += self._recv()
-            head, _, rest = data.partition(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            while len(rest) < length:
-                rest += self._recv()
-            self.pending = rest[length:]
-            if b"connection: close" in head.lower():
-                self.close()
-            return int(head.split(b" ", 2)[1]), rest[:length]
-        except BaseException:
-            self.close()
-            raise
-
-    def _recv(self) -> bytes:
-        assert self.sock is not None
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("the server closed the connection mid-response")
-        return chunk
-
-    def close(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
-
-
 class Client:
     """POSTs JSON 1.1 requests; `call` raises BenchError on anything but HTTP 200."""
 
     def __init__(self, url: str, timeout: float = 60.0) -> None:
-        self.url = url
+        self.url = url.rstrip("/") + "/"
         self.http = urllib3.PoolManager(
             maxsize=1, retries=False, timeout=urllib3.Timeout(connect=5.0, read=timeout)
         )
@@ -279,10 +202,11 @@ class Client:
         return dict(reports[0]) if reports else {}
 
 
-class Server:
+class Server(ServerProcess):
     """`manifestdb serve` on a free port, with `--limits relaxed`; always stopped on exit.
     With a `database_url`, the data lives in that PostgreSQL database (the data directory is
-    still created, but holds no data)."""
+    still created, but holds no data). It runs in its own session, so a Ctrl-C reaches the
+    benchmark, which stops the server in order; and it gets SIGTERM if the benchmark dies."""
 
     def __init__(
         self,
@@ -291,72 +215,26 @@ class Server:
         log: Path | None = None,
         database_url: str | None = None,
     ) -> None:
-        self.data_dir = data_dir
-        self.local_buckets = local_buckets
-        self.database_url = database_url
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.log_path = log or data_dir.parent / f"server-{self.port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
+        args = ["--limits", "relaxed"]
+        if local_buckets is not None:
+            args += ["--local-buckets", str(local_buckets)]
+        super().__init__(
+            data_dir,
+            args,
+            database_url=database_url,
+            log_level="warning",
+            log_path=log,
+            new_session=True,
+            die_with_parent=True,
+            start_timeout=60.0,
+        )
 
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def start(self, timeout: float = 60.0) -> Server:
-        command = [
-            sys.executable,
-            "-m",
-            "manifestdb.cli",
-            "serve",
-            "--port",
-            str(self.port),
-            "--data-dir",
-            str(self.data_dir),
-            "--log-level",
-            "warning",
-            "--limits",
-            "relaxed",
-        ]
-        if self.local_buckets is not None:
-            command += ["--local-buckets", str(self.local_buckets)]
-        if self.database_url is not None:
-            command += ["--database-url", self.database_url]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MANIFESTDB_")}
-        with self.log_path.open("ab") as log:
-            # Its own session: a Ctrl-C reaches the benchmark, which stops the server in order.
-            self.process = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-        http = urllib3.PoolManager(retries=False, timeout=2.0)
-        deadline = time.perf_counter() + timeout
+    def start(self) -> Server:
         try:
-            while time.perf_counter() < deadline:
-                if self.process.poll() is not None:
-                    raise BenchError(
-                        f"the server exited with {self.process.returncode}: {self.log_tail()}"
-                    )
-                with contextlib.suppress(urllib3.exceptions.HTTPError):
-                    health = http.request("GET", self.url + "_manifestdb/health")
-                    if health.status == 200:
-                        return self
-                time.sleep(0.05)
-            raise BenchError(f"the server did not answer within {timeout:.0f} s")
-        except BaseException:
-            self.stop()
-            raise
-
-    def log_tail(self, chars: int = 2000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
+            super().start()
+        except ServerStartError as error:
+            raise BenchError(str(error)) from None
+        return self
 
     def rss(self) -> int:
         """VmRSS of the server and its engine helper."""
@@ -366,87 +244,17 @@ class Server:
         """VmHWM of the server plus its engine helper's (each one's own peak)."""
         return tree_status(self.pid, "VmHWM")
 
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL after 30 s, by the PID started here (its own process group)."""
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
 
-    def __enter__(self) -> Server:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-class PostgresDatabases:
-    """Fresh databases `manifestdb_bench_<pid>_<n>` on the PostgreSQL server of `admin_url` (an
-    existing database, used only to create and drop them); `drop_all` at the end, also on
-    failure. Databases left by a benchmark that was killed (its PID gone) are dropped first."""
-
-    PREFIX = "manifestdb_bench_"
+class BenchDatabases(PostgresDatabases):
+    """Fresh databases `manifestdb_bench_<pid>_<n>_<tag>` on the PostgreSQL server of
+    `admin_url`; those left by a benchmark that was killed (its PID gone) are dropped first.
+    `version` and `settings` describe the server for the results."""
 
     def __init__(self, admin_url: str) -> None:
-        import psycopg
-
-        self.admin_url = admin_url
-        self.created: list[str] = []
-        self.count = 0
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as connection:
-
-            def show(name: str) -> str:
-                return str(connection.execute(f"SHOW {name}").fetchall()[0][0])
-
-            self.version = show("server_version")
-            self.settings = {
-                name: show(name) for name in ("shared_buffers", "synchronous_commit", "autovacuum")
-            }
-            names = connection.execute(
-                "SELECT datname FROM pg_database WHERE datname LIKE %s", (self.PREFIX + "%",)
-            ).fetchall()
-            for (name,) in names:
-                found = re.fullmatch(self.PREFIX + r"(\d+)_\d+", name)
-                if found and not Path(f"/proc/{found[1]}").exists():
-                    connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    def url(self, name: str) -> str:
-        """The admin URL with its database replaced by `name` (user, host, query kept)."""
-        base, _, query = self.admin_url.partition("?")
-        return base.rsplit("/", 1)[0] + "/" + name + (f"?{query}" if query else "")
-
-    def create(self) -> str:
-        """A new empty database; its URL."""
-        import psycopg
-
-        name = f"{self.PREFIX}{os.getpid()}_{self.count}"
-        self.count += 1
-        with psycopg.connect(self.admin_url, autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-        self.created.append(name)
-        return self.url(name)
-
-    def drop(self, url: str) -> None:
-        """Drop a database made by `create` (its servers should be stopped first)."""
-        import psycopg
-
-        name = url.partition("?")[0].rsplit("/", 1)[1]
-        with psycopg.connect(self.admin_url, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        with contextlib.suppress(ValueError):
-            self.created.remove(name)
-
-    def drop_all(self) -> None:
-        for name in list(self.created):
-            with contextlib.suppress(Exception):
-                self.drop(self.url(name))
+        super().__init__(admin_url, prefix="manifestdb_bench_")
+        self.drop_abandoned()
+        found = self.server_settings(
+            "server_version", "shared_buffers", "synchronous_commit", "autovacuum"
+        )
+        self.version = found.pop("server_version")
+        self.settings = found

@@ -1,8 +1,8 @@
-"""Fixtures that start real `manifestdb serve` processes on loopback and give boto3 clients."""
+"""Fixtures that start real `manifestdb serve` processes on loopback and give boto3 clients, and
+TESTS_OF, the map of which tests prove which part of the source."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,13 +10,49 @@ from typing import Any
 
 import pytest
 
-from server_support import (
-    BOTH_BACKENDS,
-    PostgresDatabases,
-    Server,
-    ServerFactory,
-    postgres_problem,
-)
+from manifestdb.harness import PostgresDatabases, postgres_problem
+from support.server import BOTH_BACKENDS, POSTGRES_URL, Server, ServerFactory
+
+# Which tests prove each part of src/manifestdb: every package and every top-level module has an
+# entry (tests/test_layout.py holds the table to the tree), so a change to a part says which tests
+# to run first, and a part without tests shows.
+TESTS_OF: dict[str, tuple[str, ...]] = {
+    "wire": ("tests/wire", "tests/api/test_raw_http.py", "tests/auth", "tests/reliability"),
+    "service": ("tests/api", "tests/auth/test_accounts.py", "tests/auth/test_policy_matrix.py"),
+    "store": ("tests/store", "tests/cluster"),
+    "jobs": (
+        "tests/api/test_update_dataset_entries.py",
+        "tests/api/test_distribute.py",
+        "tests/api/test_restart.py",
+        "tests/store/test_job_leases.py",
+        "tests/store/test_job_engine_helper.py",
+        "tests/reliability",
+        "tests/cluster",
+    ),
+    "manifest": ("tests/manifest", "tests/cli/test_validate.py"),
+    "manifest/formats": ("tests/formats",),
+    "commands": (
+        "tests/toolkit/test_push.py",
+        "tests/toolkit/test_export.py",
+        "tests/cli/test_validate.py",
+        "tests/formats/test_formats_convert_command.py",
+        "tests/cluster/test_cluster.py",
+    ),
+    "harness": ("tests/harness", "tests/toolkit/test_pytest_plugin.py"),
+    "cli.py": ("tests/cli", "tests/auth/test_serve_auth.py"),
+    "config.py": ("tests/cli/test_serve.py", "tests/auth/test_serve_auth.py"),
+    "states.py": ("tests/test_states.py",),
+    "objects.py": ("tests/api/test_s3_manifest.py", "tests/api/test_datasets.py"),
+    "inprocess.py": ("tests/toolkit/test_mock.py", "tests/toolkit/test_mock_user.py"),
+    "testing.py": ("tests/toolkit/test_mock.py", "tests/toolkit/test_mock_user.py"),
+    "pytest_plugin.py": ("tests/toolkit/test_pytest_plugin.py",),
+}
+
+
+@pytest.fixture(scope="session")
+def tests_of() -> dict[str, tuple[str, ...]]:
+    """TESTS_OF: source package or module (under src/manifestdb) -> the tests that prove it."""
+    return TESTS_OF
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -41,7 +77,7 @@ def backend(request: pytest.FixtureRequest) -> str:
     """The database servers are started on: "sqlite" (embedded) or "postgres"."""
     name = str(getattr(request, "param", "sqlite"))
     if name == "postgres":
-        problem = postgres_problem()
+        problem = postgres_problem(POSTGRES_URL)
         if problem:
             pytest.skip(problem)
     return name
@@ -51,17 +87,17 @@ def backend(request: pytest.FixtureRequest) -> str:
 def start_server(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[ServerFactory]:
     """Start a server with extra `serve` arguments; every server is stopped at the end."""
     started: list[Server] = []
-    databases = PostgresDatabases()
+    databases = PostgresDatabases(POSTGRES_URL)
 
     def start(
         *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None
     ) -> Server:
         directory = data_dir or tmp_path_factory.mktemp("data")
-        backend_args: list[str] = []
+        server = Server(directory, args, env=env)
         if backend == "postgres":
+            server.database_url = databases.create()
             # Short leases: a killed server's job is claimed again within seconds.
-            backend_args = ["--database-url", databases.create(), "--lease-seconds", "3"]
-        server = Server(directory, list(args), {**os.environ, **(env or {})}, backend_args)
+            server.lease_seconds = 3.0
         started.append(server.start())
         return server
 
@@ -99,7 +135,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
                     skipped += 1
                 else:
                     ran += 1
-    where = f" (skipped: {postgres_problem()})" if skipped else ""
+    where = f" (skipped: {postgres_problem(POSTGRES_URL)})" if skipped else ""
     terminalreporter.write_line(
         f"PostgreSQL: {ran} tests ran against PostgreSQL, {skipped} skipped{where}"
     )

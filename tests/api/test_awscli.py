@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 import pytest
 
-from lines import box_line, image_line, manifest
-from server_support import Server
+from support.lines import box_line, image_line, manifest
+from support.server import Server
 
 AWS = Path(sys.executable).parent / "aws"
 README = Path(__file__).parents[2] / "README.md"

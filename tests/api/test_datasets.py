@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from lines import box_line, image_line, manifest
-from server_support import all_entries, new_dataset, wait_for_status
+from support.lines import box_line, image_line, manifest
+from support.server import all_entries, new_dataset, wait_for_status
 
 DATASET_ARN = re.compile(
     r"^arn:aws:rekognition:us-east-1:123456789012:project/[\w.-]+/dataset/(train|test)/\d+$"

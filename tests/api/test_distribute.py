@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from lines import image_line, manifest
-from server_support import all_entries, new_dataset, wait_for_status
+from support.lines import image_line, manifest
+from support.server import all_entries, new_dataset, wait_for_status
 
 
 def labels_of(entries: list[dict[str, Any]]) -> Counter[str]:

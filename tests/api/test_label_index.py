@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from lines import box_line, image_line, manifest
-from server_support import all_entries, new_dataset, wait_for_status
+from support.lines import box_line, image_line, manifest
+from support.server import all_entries, new_dataset, wait_for_status
 
 COUNT = 9000
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lines import box_line, image_line, manifest
-from server_support import new_dataset
+from support.lines import box_line, image_line, manifest
+from support.server import new_dataset
 
 
 def test_label_stats_count_images_not_boxes(rekognition: Any):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import select
-import socket
 import subprocess
 import sys
 import time
@@ -17,12 +16,12 @@ from urllib.parse import urlsplit
 
 import orjson
 import pytest
-import urllib3
 
 import manifestdb
-from lines import image_line, manifest
+from manifestdb.harness import connect
 from manifestdb.service import OPERATIONS as SERVED_OPERATIONS
-from raw import (
+from support.lines import image_line, manifest
+from support.raw import (
     CONTENT_TYPE,
     Answer,
     b64,
@@ -31,9 +30,10 @@ from raw import (
     check_ok,
     check_request_id,
     post,
+    read_answer,
     send,
 )
-from server_support import Server, new_dataset
+from support.server import Server, new_dataset
 
 MISSING_DATASET = "arn:aws:rekognition:us-east-1:123456789012:project/none/dataset/train/1"
 SERVED = list(SERVED_OPERATIONS)  # the ten operations, in the order of the spec
@@ -162,30 +162,6 @@ def test_a_foreign_content_type_is_refused(server: Server, content_type: str):
 # -- the body size limit ---------------------------------------------------------------------
 
 
-def _read_answer(sock: socket.socket, timeout: float) -> Answer:
-    """The HTTP/1.1 response on `sock` (read until Content-Length is satisfied)."""
-    sock.settimeout(timeout)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed before a response: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = urllib3.HTTPHeaderDict(line.split(": ", 1) for line in header_lines)
-    length = int(headers["content-length"])
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        assert chunk
-        body += chunk
-    return Answer(int(status_line.split()[1]), headers, body)
-
-
-def _connect(server: Server) -> socket.socket:
-    parts = urlsplit(server.url)
-    return socket.create_connection((parts.hostname, parts.port), timeout=10)
-
-
 def _request_head(server: Server, length_header: str) -> bytes:
     return (
         "POST / HTTP/1.1\r\n"
@@ -198,10 +174,10 @@ def _request_head(server: Server, length_header: str) -> bytes:
 
 
 def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent(server: Server):
-    with _connect(server) as sock:
+    with connect(server.url) as sock:
         sock.sendall(_request_head(server, f"Content-Length: {MAX_BODY + 1024 * 1024}"))
         sock.sendall(b'{"DatasetArn": "' + b"a" * 1000)  # the rest never comes
-        answer = _read_answer(sock, timeout=10)
+        answer = read_answer(sock, timeout=10)
     message = check_error(answer, "RequestEntityTooLargeException", status=413)
     assert str(MAX_BODY) in message
 
@@ -210,7 +186,7 @@ def test_a_chunked_body_over_the_limit_is_refused_once_it_passes_the_limit(serve
     chunk = b" " * 65536
     framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
     sent = 0
-    with _connect(server) as sock:
+    with connect(server.url) as sock:
         sock.sendall(_request_head(server, "Transfer-Encoding: chunked"))
         # Send until the server answers; the terminating chunk is never sent.
         # Past the limit, wait a little for the answer before sending more.
@@ -218,7 +194,7 @@ def test_a_chunked_body_over_the_limit_is_refused_once_it_passes_the_limit(serve
             assert sent <= MAX_BODY + 16 * len(chunk), "the server kept reading past its limit"
             sock.sendall(framed)
             sent += len(chunk)
-        answer = _read_answer(sock, timeout=10)
+        answer = read_answer(sock, timeout=10)
     check_error(answer, "RequestEntityTooLargeException", status=413)
     assert sent > MAX_BODY - len(chunk)  # not refused before the limit was reached
 

@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lines import image_line, manifest
-from server_support import all_entries, new_dataset, wait_for_status
+from support.lines import image_line, manifest
+from support.server import all_entries, new_dataset, wait_for_status
 
 
 def test_data_survives_a_restart(start_server: Any, tmp_path: Path):

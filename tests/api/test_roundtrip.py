@@ -17,8 +17,8 @@ import orjson
 import pytest
 from botocore.model import Shape
 
-from lines import box_line, image_line, manifest
-from raw import (
+from support.lines import box_line, image_line, manifest
+from support.raw import (
     Answer,
     b64,
     botocore_parse,
@@ -29,7 +29,7 @@ from raw import (
     operation_model,
     post,
 )
-from server_support import Server, ServerFactory
+from support.server import Server, ServerFactory
 
 MISSING_PROJECT = "arn:aws:rekognition:us-east-1:123456789012:project/none/1"
 MISSING_DATASET = "arn:aws:rekognition:us-east-1:123456789012:project/none/dataset/train/1"

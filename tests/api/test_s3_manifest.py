@@ -16,8 +16,9 @@ import orjson
 import pytest
 import urllib3
 
-from lines import box_line, image_line, manifest
-from server_support import Server, ServerFactory, all_entries, free_port, wait_for_status
+from manifestdb.harness import free_port
+from support.lines import box_line, image_line, manifest
+from support.server import Server, ServerFactory, all_entries, wait_for_status
 
 MOTO_SERVER = Path(sys.executable).parent / "moto_server"
 S3_ENV = {

@@ -8,8 +8,8 @@ import orjson
 import pytest
 from botocore.config import Config
 
-from lines import box_line, image_line, manifest
-from server_support import CREDENTIALS, all_entries, new_dataset, wait_for_status
+from support.lines import box_line, image_line, manifest
+from support.server import CREDENTIALS, all_entries, new_dataset, wait_for_status
 
 SAMPLES = __import__("pathlib").Path(__file__).parent.parent / "data" / "samples"
 

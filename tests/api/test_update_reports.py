@@ -11,8 +11,8 @@ import orjson
 import pytest
 import urllib3
 
-from lines import box_line, image_line, manifest
-from server_support import new_dataset, wait_for_status
+from support.lines import box_line, image_line, manifest
+from support.server import new_dataset, wait_for_status
 
 
 def reports(server: Any, arn: str, **query: Any) -> tuple[int, dict[str, Any]]:

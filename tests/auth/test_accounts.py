@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from auth_helpers import ACCOUNT_A, ACCOUNT_B, ALLOW_ALL, client, error_of, make_key, start_sigv4
 
-from lines import image_line, manifest
-from server_support import Server, ServerFactory, wait_for_status
+from support.auth import ACCOUNT_A, ACCOUNT_B, ALLOW_ALL, client, error_of, make_key, start_sigv4
+from support.lines import image_line, manifest
+from support.server import Server, ServerFactory, wait_for_status
 
 ANNA = make_key(ACCOUNT_A, "anna")
 BORIS = make_key(ACCOUNT_B, "boris")

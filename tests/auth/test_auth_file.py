@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from auth_helpers import ALLOW_ALL, make_key, write_auth_file
 
 from manifestdb.wire.authfile import AuthFileError, UserDirectory, load_users
+from support.auth import ALLOW_ALL, make_key, write_auth_file
 
 ALICE = make_key("111122223333", "alice")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from auth_helpers import ALLOW_ALL, make_key, write_auth_file
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 from manifestdb.config import Settings
 from manifestdb.service.errors import ServiceError
 from manifestdb.wire.auth import Authenticator
+from support.auth import ALLOW_ALL, make_key, write_auth_file
 
 ALICE = make_key("111122223333", "alice")
 NOW = datetime.datetime(2024, 5, 1, 12, 0, 0, tzinfo=datetime.UTC)

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from auth_helpers import ACCOUNT_A, ALLOW_ALL, client, error_of, make_key, start_sigv4
 from botocore.exceptions import ClientError
 
-from lines import image_line, manifest
 from manifestdb.service import OPERATIONS as SERVED_OPERATIONS
-from server_support import Server, ServerFactory, wait_for_status
+from support.auth import ACCOUNT_A, ALLOW_ALL, client, error_of, make_key, start_sigv4
+from support.lines import image_line, manifest
+from support.server import Server, ServerFactory, wait_for_status
 
 ADMIN = make_key(ACCOUNT_A, "matrix-admin")
 COPIER = make_key(ACCOUNT_A, "copier")  # may create datasets in m-copy-target, not read others

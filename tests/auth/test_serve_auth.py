@@ -13,7 +13,9 @@ from typing import Any
 
 import orjson
 import pytest
-from auth_helpers import (
+
+from manifestdb.harness import free_port
+from support.auth import (
     ACCOUNT_A,
     ALLOW_ALL,
     alice_policy,
@@ -23,8 +25,7 @@ from auth_helpers import (
     start_sigv4,
     write_auth_file,
 )
-
-from server_support import Server, ServerFactory, free_port, wait_until
+from support.server import Server, ServerFactory, wait_until
 
 AWS = Path(sys.executable).parent / "aws"
 ADMIN = make_key(ACCOUNT_A, "serve-admin")
@@ -34,10 +35,9 @@ NEWBIE = make_key(ACCOUNT_A, "newbie")
 
 def serve(*args: str, tmp_path: Path, env: dict[str, str] | None = None) -> Any:
     """Run `manifestdb serve` expecting it to refuse to start: its exit code and stderr."""
-    command = [sys.executable, "-m", "manifestdb.cli", "serve", "--port", str(free_port())]
-    command += ["--data-dir", str(tmp_path / "data"), *args]
+    server = Server(tmp_path / "data", args, env=env, port=free_port())
     done = subprocess.run(
-        command, capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})}
+        server.command(), capture_output=True, text=True, timeout=60, env=server.env
     )
     assert done.returncode != 0, "the server started"
     return done

@@ -16,7 +16,11 @@ import botocore
 import orjson
 import pytest
 import urllib3
-from auth_helpers import (
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from support.auth import (
     ACCOUNT_A,
     ALLOW_ALL,
     Key,
@@ -31,11 +35,7 @@ from auth_helpers import (
     start_sigv4,
     utcnow,
 )
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-
-from server_support import Server, ServerFactory
+from support.server import Server, ServerFactory
 
 ADMIN = make_key(ACCOUNT_A, "admin")
 ALICE = make_key(ACCOUNT_A, "alice")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,9 @@ import pytest
 import urllib3
 
 import manifestdb
-from lines import image_line, manifest
-from server_support import Server, free_port, new_dataset
+from manifestdb.harness import free_port
+from support.lines import image_line, manifest
+from support.server import Server, new_dataset
 
 
 def test_health_answers_with_the_version(server: Server):
@@ -29,44 +29,18 @@ def test_health_answers_with_the_version(server: Server):
 def test_settings_come_from_environment_variables(tmp_path: Path):
     port = free_port()
     data = tmp_path / "from-env"
-    server = Server(
-        tmp_path / "unused",
-        [],
-        {
-            **__import__("os").environ,
-            "MANIFESTDB_PORT": str(port),
-            "MANIFESTDB_DATA_DIR": str(data),
-        },
-    )
     # Flags win over the environment, so start without --port/--data-dir flags.
-    server.port = port
-    process = subprocess.Popen(
-        [sys.executable, "-m", "manifestdb.cli", "serve"],
-        env=server.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    server = Server(
+        port=port,
+        port_flag=False,
+        env={"MANIFESTDB_PORT": str(port), "MANIFESTDB_DATA_DIR": str(data)},
+        log_path=tmp_path / "server.log",
     )
-    try:
-        server.process = process
-        _wait_healthy(server)
+    assert "--port" not in server.command() and "--data-dir" not in server.command()
+    with server:
         client = server.client()
         client.create_project(ProjectName="env")
         assert (data / "manifestdb.sqlite3").exists()
-    finally:
-        server.stop()
-
-
-def _wait_healthy(server: Server) -> None:
-    import time
-
-    http = urllib3.PoolManager()
-    for _ in range(300):
-        try:
-            if http.request("GET", f"{server.url}/_manifestdb/health", retries=False).status == 200:
-                return
-        except urllib3.exceptions.HTTPError:
-            time.sleep(0.05)
-    raise AssertionError("server did not start")
 
 
 def test_each_request_is_logged_with_operation_status_and_time(start_server: Any):
@@ -112,22 +86,9 @@ def test_relaxed_limits_lift_the_label_cap(start_server: Any):
 
 
 def test_an_unknown_limit_profile_is_refused(tmp_path: Path):
+    server = Server(tmp_path, ["--limits", "huge"], port=free_port())
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "manifestdb.cli",
-            "serve",
-            "--limits",
-            "huge",
-            "--data-dir",
-            str(tmp_path),
-            "--port",
-            str(free_port()),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+        server.command(), capture_output=True, text=True, timeout=60, env=server.env
     )
     assert result.returncode == 2
     assert "--limits" in result.stderr

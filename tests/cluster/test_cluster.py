@@ -19,8 +19,8 @@ import psycopg
 import pytest
 from botocore.exceptions import ClientError
 
-from lines import image_line, manifest
-from server_support import (
+from support.lines import image_line, manifest
+from support.server import (
     Server,
     all_entries,
     wait_for_status,
@@ -72,10 +72,7 @@ def cluster_parts(database: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
 
     def server(*args: str) -> Server:
         started = Server(
-            tmp_path / f"s{len(parts['servers'])}",
-            [*args],
-            dict(os.environ),
-            ["--database-url", database, "--lease-seconds", "2"],
+            tmp_path / f"s{len(parts['servers'])}", args, database_url=database, lease_seconds=2
         ).start()
         parts["servers"].append(started)
         return started

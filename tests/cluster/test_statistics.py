@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from lines import image_line, manifest
-from server_support import (
+from support.lines import image_line, manifest
+from support.server import (
     Server,
     new_dataset,
     wait_for_status,
@@ -44,7 +43,7 @@ def _analyzed_after(url: str, before: object) -> tuple[object, float]:
 def test_a_large_change_refreshes_statistics_and_a_small_one_does_not(
     database: str, tmp_path: Path
 ) -> None:
-    server = Server(tmp_path / "s", [], dict(os.environ), ["--database-url", database]).start()
+    server = Server(tmp_path / "s", database_url=database).start()
     try:
         client = server.client()
         assert _statistics(database)[0] is None

@@ -3,14 +3,13 @@ every SourceRefContains search reads in full; the job runner merges it after eac
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from lines import image_line, manifest
-from server_support import Server, all_entries, new_dataset, wait_for_status, wait_until
+from support.lines import image_line, manifest
+from support.server import Server, all_entries, new_dataset, wait_for_status, wait_until
 
 pytestmark = pytest.mark.postgres
 
@@ -32,7 +31,7 @@ def test_each_job_leaves_the_trigram_index_without_pending_entries(
             connection.execute("CREATE EXTENSION IF NOT EXISTS pgstattuple")
         except psycopg.Error as error:
             pytest.skip(f"pgstattuple (to read the index's pending list) is not available: {error}")
-    server = Server(tmp_path / "s", [], dict(os.environ), ["--database-url", database]).start()
+    server = Server(tmp_path / "s", database_url=database).start()
     try:
         client = server.client()
         lines = [image_line(f"s3://bkt/a/{i:05d}.jpg", f"l{i % 5}") for i in range(600)]

@@ -8,7 +8,6 @@ from dataclasses import replace
 
 import orjson
 import pytest
-from line_builders import box, box_pair, image_pair, make_line
 
 from manifestdb.manifest import (
     AWS_LIMITS,
@@ -20,6 +19,7 @@ from manifestdb.manifest import (
     dataset_terminal,
     distribute_terminal,
 )
+from support.line_builders import box, box_pair, image_pair, make_line
 
 
 def ref_line(index: int, bucket: str = "bucket") -> bytes:

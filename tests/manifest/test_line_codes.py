@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from line_builders import (
+
+from manifestdb.manifest import codes
+from support.line_builders import (
     at,
     box,
     box_pair,
@@ -15,8 +17,6 @@ from line_builders import (
     stored,
     without_service_keys,
 )
-
-from manifestdb.manifest import codes
 
 BB = "bounding-box"
 BBM = "bounding-box-metadata"

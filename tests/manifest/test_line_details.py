@@ -7,10 +7,10 @@ from typing import Any
 
 import orjson
 import pytest
-from line_builders import box, box_pair, entry_of, image_pair, make_line, stored
 from test_line_codes import CASES
 
 from manifestdb.manifest import Dropped, check_line
+from support.line_builders import box, box_pair, entry_of, image_pair, make_line, stored
 
 BB = "bounding-box"
 

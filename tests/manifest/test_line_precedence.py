@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from line_builders import (
+
+from manifestdb.manifest import AWS_LIMITS, Limits, check_line
+from support.line_builders import (
     REF,
     at,
     box,
@@ -17,8 +19,6 @@ from line_builders import (
     stored,
     without_service_keys,
 )
-
-from manifestdb.manifest import AWS_LIMITS, Limits, check_line
 
 
 def codes_of(line: dict[str, object]) -> list[tuple[str, str]]:

@@ -7,9 +7,9 @@ from typing import Any
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from line_builders import box, box_pair, image_pair, make_line
 
 from manifestdb.manifest import ChangeReader, Dropped, Entry, check_line
+from support.line_builders import box, box_pair, image_pair, make_line
 
 # Bounded so the file runs in a few seconds; no example database written into the checkout.
 FAST = settings(

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import urllib3
 
-from raw import Answer
+from support.raw import Answer
 
 ROOT = Path(__file__).resolve().parents[2]
 DB_FILE = "manifestdb.sqlite3"

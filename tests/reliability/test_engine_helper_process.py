@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from reliability_kit import Api, new_dataset, update
 
-from lines import image_line, manifest
-from server_support import wait_until
+from support.lines import image_line, manifest
+from support.server import wait_until
 
 
 def _helpers(parent: int) -> list[int]:

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from lines import image_line, manifest
-from server_support import all_entries, new_dataset, wait_for_status, wait_until
+from support.lines import image_line, manifest
+from support.server import all_entries, new_dataset, wait_for_status, wait_until
 
 DB_FILE = "manifestdb.sqlite3"
 REFUSE = (

@@ -12,8 +12,6 @@ from typing import Any
 
 import orjson
 from reliability_kit import (
-    JSON_11,
-    TARGET,
     Api,
     marked_change,
     new_dataset,
@@ -21,6 +19,8 @@ from reliability_kit import (
     snapshot,
     update,
 )
+
+from manifestdb.harness import connect, read_response, request_head
 
 STOP_BOUND = 35.0  # seconds: uvicorn's graceful timeout (30) and a margin
 
@@ -105,11 +105,8 @@ def test_sigterm_lets_a_request_in_flight_finish_and_its_change_is_kept(
     body = orjson.dumps(
         {"DatasetArn": arn, "Changes": {"GroundTruth": base64.b64encode(change.payload).decode()}}
     )
-    head = (
-        f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: {TARGET}UpdateDatasetEntries\r\n"
-        f"Content-Type: {JSON_11}\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode()
-    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as client:
+    head = request_head("UpdateDatasetEntries", Content_Length=str(len(body)))
+    with connect(server.url, timeout=30) as client:
         client.sendall(head + body[: len(body) // 2])
         time.sleep(0.3)
         assert server.process is not None
@@ -118,12 +115,8 @@ def test_sigterm_lets_a_request_in_flight_finish_and_its_change_is_kept(
         process.send_signal(signal.SIGTERM)
         time.sleep(0.5)  # the server is stopping while the body is still coming
         client.sendall(body[len(body) // 2 :])
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            chunk = client.recv(65536)
-            assert chunk, answer
-            answer += chunk
-    assert answer.startswith(b"HTTP/1.1 200 "), answer[:300]
+        answer = read_response(client)
+    assert answer.head.startswith(b"HTTP/1.1 200 "), answer
     assert process.wait(STOP_BOUND) == 0
     assert time.monotonic() - signalled < STOP_BOUND
     server.process = None

@@ -41,9 +41,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_kit import JSON_11, TARGET, Api, env_int, new_dataset, update
 
-from lines import box_line, image_line, manifest
+from manifestdb.harness import ConnectionClosed, RawResponse, ResponseReader
 from manifestdb.service import OPERATIONS as SERVED_OPERATIONS
-from raw import Answer, check_shape, operation_model, rekognition_model
+from support.lines import box_line, image_line, manifest
+from support.raw import Answer, check_shape, operation_model, rekognition_model
 
 EXAMPLES = env_int("MANIFESTDB_FUZZ_EXAMPLES", 150)
 SERVED = tuple(SERVED_OPERATIONS)  # the ten operations, in the order of the spec
@@ -650,41 +651,18 @@ def test_garbage_http_requests(world: World, capsys: pytest.CaptureFixture[str])
 _FRAMING = {"content-length", "transfer-encoding", "host", "connection", "expect", "upgrade"}
 
 
-def _read_answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes] | None:
-    """The first response on `sock`, or None when the server is (rightly) waiting for more."""
-    data = b""
+def _read_answer(sock: socket.socket) -> RawResponse | None:
+    """The first response on `sock` (after any 100 Continue), or None when the server is
+    (rightly) waiting for more, or closes without a word."""
+    reader = ResponseReader(sock)
     try:
-        while b"\r\n\r\n" not in data or re.match(rb"HTTP/1\.1 1\d\d ", data):
-            if re.match(rb"HTTP/1\.1 1\d\d [^\r]*\r\n\r\n", data):  # 100 Continue: skip it
-                data = data.partition(b"\r\n\r\n")[2]
-                continue
-            chunk = sock.recv(65536)
-            if not chunk:
-                assert not data, f"a partial response, then close: {data!r}"
-                return None
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        status_line, *lines = head.decode("latin-1").split("\r\n")
-        headers = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
-        length = int({k.lower(): v for k, v in headers.items()}.get("content-length", "0"))
-        while len(body) < length:
-            chunk = sock.recv(65536)
-            assert chunk, "the body was cut short"
-            body += chunk
-    except TimeoutError:
-        assert b"\r\n\r\n" not in data, "a response without its whole body"
+        return reader.read()
+    except ConnectionClosed as closed:
+        assert not closed.received, f"a partial response, then close: {closed.received!r}"
         return None
-    return int(status_line.split()[1]), headers, body[:length]
-
-
-class _Headers(dict[str, str]):
-    """Case-insensitive lookups of a raw response's headers."""
-
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        for name, value in self.items():
-            if name.lower() == key.lower():
-                return value
-        return default
+    except TimeoutError:
+        assert b"\r\n\r\n" not in reader.received, "a response without its whole body"
+        return None
 
 
 def test_raw_bytes_on_the_socket(world: World, capsys: pytest.CaptureFixture[str]) -> None:
@@ -724,8 +702,7 @@ def test_raw_bytes_on_the_socket(world: World, capsys: pytest.CaptureFixture[str
             answer = _read_answer(sock)
         RUN["raw socket requests"] += 1
         if answer is not None:
-            status, headers_got, payload = answer
-            check_answer(status, _Headers(headers_got), payload, None, "RAW")
+            check_answer(answer.status, answer.headers, answer.body, None, "RAW")
 
     fuzz()
     world.check_control()
@@ -756,9 +733,8 @@ def test_a_host_header_that_is_not_a_url_gets_an_aws_error(world: World) -> None
             sock.sendall(request)
             answer = _read_answer(sock)
         assert answer is not None
-        status, headers, body = answer
-        check_answer(status, _Headers(headers), body, None, "GET")
-        assert orjson.loads(body)["__type"] == "UnknownOperationException"
+        check_answer(answer.status, answer.headers, answer.body, None, "GET")
+        assert orjson.loads(answer.body)["__type"] == "UnknownOperationException"
 
 
 # Strings that reach a file name, an S3 key, an integer, SQL or a log line.

@@ -11,7 +11,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,6 @@ import orjson
 import pytest
 from reliability_kit import (
     JSON_11,
-    TARGET,
     Api,
     check_counters,
     integrity_check,
@@ -31,6 +30,9 @@ from reliability_kit import (
     update,
 )
 
+from manifestdb.harness import connect, request_head
+from support.raw import read_answer
+
 TIMEOUT = 2.0  # the servers' --request-timeout here
 SLACK = 3.0  # seconds a cut-off may take beyond it on a busy CI machine
 
@@ -41,38 +43,16 @@ def strict(start_server: Any) -> Any:
 
 
 def _connect(server: Any) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT + SLACK + 5)
+    return connect(server.url, timeout=TIMEOUT + SLACK + 5)
 
 
-def _head(operation: str, **headers: str) -> bytes:
-    lines = [
-        "POST / HTTP/1.1",
-        "Host: 127.0.0.1",
-        f"X-Amz-Target: {TARGET}{operation}",
-        f"Content-Type: {JSON_11}",
-    ]
-    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-def _response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+def _response(sock: socket.socket) -> tuple[int, Mapping[str, str], bytes]:
     """One HTTP response read off a raw socket (with a Content-Length)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"closed before a response: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines)}
-    while len(body) < int(headers["content-length"]):
-        chunk = sock.recv(65536)
-        assert chunk
-        body += chunk
-    return int(status_line.split()[1]), headers, body
+    answer = read_answer(sock)
+    return answer.status, answer.headers, answer.body
 
 
-def _aws_error(status: int, headers: dict[str, str], body: bytes, code: str) -> str:
+def _aws_error(status: int, headers: Mapping[str, str], body: bytes, code: str) -> str:
     assert headers["content-type"] == JSON_11
     assert headers["x-amzn-errortype"] == code
     assert headers["x-amzn-requestid"]
@@ -101,7 +81,9 @@ def _closed_within(sock: socket.socket, seconds: float) -> float:
 def test_a_huge_declared_body_is_refused_at_once_without_being_read(strict: Any) -> None:
     with _connect(strict) as sock:
         started = time.monotonic()
-        sock.sendall(_head("UpdateDatasetEntries", Content_Length=str(50 * 1024**3)) + b'{"Da')
+        sock.sendall(
+            request_head("UpdateDatasetEntries", Content_Length=str(50 * 1024**3)) + b'{"Da'
+        )
         status, headers, body = _response(sock)
         assert time.monotonic() - started < 1.0, "413 came only after waiting for the body"
         assert status == 413
@@ -126,7 +108,7 @@ def test_a_chunked_body_is_refused_once_it_passes_the_limit(strict: Any) -> None
     chunk = b"x" * (256 * 1024)
     frame = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
     with _connect(strict) as sock:
-        sock.sendall(_head("UpdateDatasetEntries", Transfer_Encoding="chunked"))
+        sock.sendall(request_head("UpdateDatasetEntries", Transfer_Encoding="chunked"))
         sent = 0
         answered = False
         while sent < 64 * 1024 * 1024:
@@ -152,7 +134,7 @@ def test_a_chunked_body_is_refused_once_it_passes_the_limit(strict: Any) -> None
 def test_a_client_that_stalls_its_body_gets_408_and_is_cut_off(strict: Any) -> None:
     with _connect(strict) as sock:
         started = time.monotonic()
-        sock.sendall(_head("DescribeProjects", Content_Length="100") + b'{"MaxResu')
+        sock.sendall(request_head("DescribeProjects", Content_Length="100") + b'{"MaxResu')
         status, headers, body = _response(sock)
         waited = time.monotonic() - started
         assert TIMEOUT - 0.2 <= waited < TIMEOUT + SLACK
@@ -166,7 +148,7 @@ def test_a_body_sent_slower_than_the_timeout_allows_is_cut_off(strict: Any) -> N
     """A deadline for the whole body, not per read: a byte every 0.3 s does not keep it alive."""
     with _connect(strict) as sock:
         started = time.monotonic()
-        sock.sendall(_head("DescribeProjects", Content_Length="1000"))
+        sock.sendall(request_head("DescribeProjects", Content_Length="1000"))
         status = 0
         while time.monotonic() - started < TIMEOUT + SLACK:
             try:
@@ -215,7 +197,7 @@ def test_a_keep_alive_connection_still_serves_one_request_after_another(strict: 
     body = b"{}"
     with _connect(strict) as sock:
         for _ in range(3):
-            sock.sendall(_head("DescribeProjects", Content_Length=str(len(body))) + body)
+            sock.sendall(request_head("DescribeProjects", Content_Length=str(len(body))) + body)
             status, _, _ = _response(sock)
             assert status == 200
             time.sleep(TIMEOUT / 2)
@@ -239,12 +221,16 @@ def test_request_headers_over_16_kib_are_refused_however_they_arrive(strict: Any
     body = b"{}"
     # Just under the limit: served.
     with _connect(strict) as sock:
-        sock.sendall(_head("DescribeProjects", X_Pad="a" * 15_000, Content_Length="2") + body)
+        sock.sendall(
+            request_head("DescribeProjects", X_Pad="a" * 15_000, Content_Length="2") + body
+        )
         status, _, answer = _response(sock)
         assert status == 200, answer
-    over = _head("DescribeProjects", X_Pad="a" * 17_000, Content_Length="2") + body
+    over = request_head("DescribeProjects", X_Pad="a" * 17_000, Content_Length="2") + body
     in_pieces = [over[i : i + 1024] for i in range(0, len(over), 1024)]
-    many = _head("DescribeProjects", Content_Length="2", **{f"X_{i}": "b" * 90 for i in range(200)})
+    many = request_head(
+        "DescribeProjects", Content_Length="2", **{f"X_{i}": "b" * 90 for i in range(200)}
+    )
     for pieces in ([over], in_pieces, [many]):
         with _connect(strict) as sock:
             for piece in pieces:

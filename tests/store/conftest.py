@@ -9,18 +9,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine
 
+from manifestdb.harness import PostgresDatabases, postgres_problem
 from manifestdb.store import Store
-from server_support import PostgresDatabases, postgres_problem
+from support.server import POSTGRES_URL
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An empty database (no revision applied) on SQLite, and on PostgreSQL where it runs."""
     if request.param == "postgres":
-        problem = postgres_problem()
+        problem = postgres_problem(POSTGRES_URL)
         if problem:
             pytest.skip(problem)
-        databases = PostgresDatabases()
+        databases = PostgresDatabases(POSTGRES_URL)
         url = databases.create().replace("postgresql://", "postgresql+psycopg://")
         engine = create_engine(url)
         yield engine

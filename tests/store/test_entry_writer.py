@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import text
 from store_support import new_dataset
 
-from lines import image_line
 from manifestdb.manifest import Entry, check_line
 from manifestdb.store import Store
+from support.lines import image_line
 
 COUNT = 1700  # four batches of the writer
 

@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import text
 from store_support import new_dataset
 
-from lines import box_line, image_line, manifest
 from manifestdb.config import Settings
 from manifestdb.jobs.apply import JobApplier
 from manifestdb.jobs.engine import EnginePool
 from manifestdb.manifest.types import AWS_LIMITS, Limits
 from manifestdb.store import Store
+from support.lines import box_line, image_line, manifest
 
 
 def _change(count: int, seed: int, bad_every: int = 0) -> bytes:

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import text
 from store_support import new_dataset
 
-from lines import image_line
 from manifestdb.manifest import Entry, check_line
 from manifestdb.store import EntryFilter, Store
 from manifestdb.store.label_bits import CHUNK_BITS
+from support.lines import image_line
 
 COUNT = 6000
 FIRST_SEQ = CHUNK_BITS - 2500  # the edge falls after the dataset's 2,500th entry

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image as PILImage
 from toolkit_cli import Toolkit
 
-from lines import box_line, image_line, manifest
 from manifestdb.manifest.formats import ImageLocator, coco, voc, yolo
-from server_support import Server, new_dataset
+from support.lines import box_line, image_line, manifest
+from support.server import Server, new_dataset
 
 SIZE = (320, 240)
 

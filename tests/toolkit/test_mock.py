@@ -16,9 +16,9 @@ from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 from toolkit_cli import Toolkit
 
-from lines import image_line, manifest
+from manifestdb.harness import free_port
 from manifestdb.testing import MockRekognition, mock_rekognition
-from server_support import free_port
+from support.lines import image_line, manifest
 
 CREDENTIALS = {"aws_access_key_id": "k", "aws_secret_access_key": "s", "region_name": "us-east-1"}
 
@@ -55,13 +55,49 @@ def test_called_decorator_and_fixtures(tmp_path: Path) -> None:
     assert client().describe_projects()["ProjectDescriptions"] == []
 
 
+def project_arns(rk: Any) -> list[str]:
+    return [project["ProjectArn"] for project in rk.describe_projects()["ProjectDescriptions"]]
+
+
 @mock_rekognition
 class TestDecoratedClass:
+    """Each test method runs in a fresh mock of its own (the methods run in this order)."""
+
     def test_one(self) -> None:
-        client().create_project(ProjectName="same")
+        rk = client()
+        assert project_arns(rk) == []
+        arn = rk.create_project(ProjectName="same")["ProjectArn"]
+        assert arn.startswith("arn:aws:rekognition:us-east-1:123456789012:project/same/")
+        assert project_arns(rk) == [arn]
 
     def test_two_is_fresh(self) -> None:
-        client().create_project(ProjectName="same")  # no ResourceInUseException: a new store
+        rk = client()
+        assert project_arns(rk) == []  # test_one's project is gone with its mock
+        arn = rk.create_project(ProjectName="same")["ProjectArn"]  # no ResourceInUseException
+        assert project_arns(rk) == [arn]
+
+    def not_a_test(self) -> bool:
+        return True
+
+
+def test_the_class_decorator_wraps_only_test_methods() -> None:
+    assert hasattr(TestDecoratedClass.test_one, "__wrapped__")
+    assert not hasattr(TestDecoratedClass.not_a_test, "__wrapped__")
+    # Outside the test methods nothing is mocked: this call goes to a port nothing listens on.
+    with pytest.raises(EndpointConnectionError):
+        client(
+            endpoint_url=f"http://127.0.0.1:{free_port()}",
+            config=Config(retries={"max_attempts": 1}),
+        ).describe_projects()
+
+
+@mock_rekognition(account="111122223333")
+class TestDecoratedClassWithSettings:
+    def test_the_settings_reach_each_method(self) -> None:
+        rk = client()
+        arn = rk.create_project(ProjectName="set")["ProjectArn"]
+        assert ":111122223333:project/set/" in arn
+        assert project_arns(rk) == [arn]
 
 
 def test_coroutine_function() -> None:

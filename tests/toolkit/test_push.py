@@ -12,10 +12,10 @@ import orjson
 import pytest
 from toolkit_cli import Toolkit
 
-from lines import box_line, image_line, manifest
 from manifestdb.commands.changes import MAX_CHANGE_BYTES, Change
 from manifestdb.commands.pushview import PushView, error_codes
-from server_support import Server, ServerFactory, all_entries, new_dataset, wait_for_status
+from support.lines import box_line, image_line, manifest
+from support.server import Server, ServerFactory, all_entries, new_dataset, wait_for_status
 
 GARBAGE = "this is not JSON"
 

@@ -14,8 +14,8 @@ from starlette.routing import Route
 from manifestdb.config import Settings
 from manifestdb.store import Store
 from manifestdb.wire.app import create_app
-from raw import TARGET_PREFIX, Answer, check_request_id, send
-from server_support import Server, ServerFactory
+from support.raw import TARGET_PREFIX, Answer, check_request_id, send
+from support.server import Server, ServerFactory
 
 DATASET_ARN = "arn:aws:rekognition:us-east-1:000000000000:project/p/dataset/train/1"
 UPDATES_PATH = "/_manifestdb/datasets/" + urllib.parse.quote(DATASET_ARN, safe=":/") + "/updates"

@@ -20,8 +20,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from raw import Answer
-from server_support import Server
+from support.raw import Answer
+from support.server import Server
 
 ACCOUNT_A = "111122223333"
 ACCOUNT_B = "444455556666"

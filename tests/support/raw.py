@@ -1,10 +1,13 @@
-"""Raw AWS JSON 1.1 requests (urllib3) and checks of raw answers against botocore's model."""
+"""Raw AWS JSON 1.1 requests (urllib3, or a plain socket read by manifestdb.harness.rawhttp) and
+checks of raw answers against botocore's model."""
 
 from __future__ import annotations
 
 import base64
 import re
+import socket
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -13,6 +16,8 @@ import botocore.session
 import orjson
 import urllib3
 from botocore.model import OperationModel, ServiceModel, Shape
+
+from manifestdb.harness import ConnectionClosed, read_response
 
 TARGET_PREFIX = "RekognitionService."
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -24,7 +29,7 @@ class Answer:
     """One HTTP response, read whole."""
 
     status: int
-    headers: urllib3.HTTPHeaderDict
+    headers: Mapping[str, str]  # looked up in any case
     body: bytes
 
     @property
@@ -61,6 +66,18 @@ def post(
         headers["Content-Type"] = content_type
     response = _HTTP.request("POST", url + "/", body=body, headers=headers)
     return Answer(response.status, response.headers, response.data)
+
+
+def read_answer(sock: socket.socket, timeout: float | None = None) -> Answer:
+    """The HTTP/1.1 response on a raw socket, which must come whole with its Content-Length."""
+    if timeout is not None:
+        sock.settimeout(timeout)
+    try:
+        response = read_response(sock)
+    except ConnectionClosed as closed:
+        raise AssertionError(f"closed before a whole response: {closed.received!r}") from None
+    assert "content-length" in response.headers, response.head
+    return Answer(response.status, response.headers, response.body)
 
 
 def call(url: str, operation: str, params: dict[str, Any]) -> Answer:
