@@ -66,7 +66,42 @@ def test_a_failed_update_reports_its_terminal_error(server: Any, rekognition: An
     (latest,) = reports(server, train)[1]["Updates"]
     assert latest["outcome"] == "UPDATE_FAILED"
     assert latest["terminal"]["code"] == "ERROR_TOO_MANY_RECORDS_IN_ERROR"
+    assert latest["terminal"]["detail"] == (
+        "2 of 3 lines dropped (67%): at most 20% of a change's lines may be"
+    )
     assert latest["added"] == 0
+
+
+def test_a_change_that_is_no_manifest_says_what_it_holds(server: Any, rekognition: Any):
+    """paws.common 0.7 sends a character string as a file path: the change is then the path."""
+    _, train = new_dataset(rekognition)
+    rekognition.update_dataset_entries(DatasetArn=train, Changes={"GroundTruth": b"train.manifest"})
+    description = wait_for_status(rekognition, train)
+    assert description["Status"] == "UPDATE_FAILED"
+    assert description["StatusMessage"] == (
+        "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT: The manifest file extension or"
+        " contents are invalid."
+    )
+    (latest,) = reports(server, train)[1]["Updates"]
+    assert latest["terminal"]["detail"] == (
+        'no line of the 14 bytes read is a JSON object (it starts with "train.manifest"): a'
+        " manifest is JSON Lines, one object per image"
+    )
+
+
+def test_an_empty_change_says_what_to_send(rekognition: Any):
+    """paws.common 0.8 sends a character string as an empty change."""
+    _, train = new_dataset(rekognition)
+    with pytest.raises(rekognition.exceptions.ClientError) as raised:
+        rekognition.update_dataset_entries(DatasetArn=train, Changes={"GroundTruth": b""})
+    error = raised.value.response["Error"]
+    assert error["Code"] == "ValidationException"
+    assert error["Message"].startswith(
+        "1 validation error detected: Value at 'changes.groundTruth' failed to satisfy"
+        " constraint: Member must have length greater than or equal to 1"
+    )
+    assert "The change received is empty (0 bytes)" in error["Message"]
+    assert 'readBin(path, "raw", file.size(path))' in error["Message"]
 
 
 def test_reports_paginate_newest_first_and_keep_the_last_hundred(server: Any, rekognition: Any):

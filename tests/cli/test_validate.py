@@ -94,10 +94,11 @@ def test_images_in_two_buckets_fail(tmp_path: Path) -> None:
     path = write(tmp_path, image_line("s3://bucket/1.jpg"), image_line("s3://other/2.jpg"))
     result = run(path)
     assert result.exit_code == 1
-    assert result.stdout.splitlines()[-1] == (
+    assert result.stdout.splitlines()[-2:] == [
         "result: failed: ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS: The manifest file contains images "
-        "from multiple S3 buckets."
-    )
+        "from multiple S3 buckets.",
+        "    images in 2 buckets (bucket, other): a dataset's images are in one bucket",
+    ]
 
 
 def test_strict_fails_on_line_errors_and_dropped_lines(tmp_path: Path) -> None:
@@ -120,10 +121,11 @@ def test_terminal_exit_code_1(tmp_path: Path) -> None:
     path = write(tmp_path, image_line("s3://bucket/1.jpg"), b"x", b"y")
     result = run(path)
     assert result.exit_code == 1
-    assert result.stdout.splitlines()[-1] == (
+    assert result.stdout.splitlines()[-2:] == [
         "result: failed: ERROR_TOO_MANY_RECORDS_IN_ERROR: The manifest file has too many "
-        "terminal errors."
-    )
+        "terminal errors.",
+        "    2 of 3 lines dropped (67%): at most 20% of a change's lines may be",
+    ]
 
 
 def test_stdin(tmp_path: Path) -> None:
@@ -133,6 +135,12 @@ def test_stdin(tmp_path: Path) -> None:
     empty = run("-", stdin=b"")
     assert empty.exit_code == 1
     assert "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT" in empty.stdout
+    assert empty.stdout.endswith("    the change or manifest is empty (0 bytes)\n")
+    a_path = run("-", stdin=b"train.manifest")
+    assert a_path.stdout.endswith(
+        '    no line of the 14 bytes read is a JSON object (it starts with "train.manifest"): a'
+        " manifest is JSON Lines, one object per image\n"
+    )
 
 
 def test_json_report(tmp_path: Path) -> None:
@@ -192,6 +200,7 @@ def test_json_report(tmp_path: Path) -> None:
     assert report["terminal"] == {
         "code": "ERROR_TOO_MANY_RECORDS_IN_ERROR",
         "message": "The manifest file has too many terminal errors.",
+        "detail": "1 of 3 lines dropped (33%): at most 20% of a change's lines may be",
     }
     assert (report["accepted"], report["exit_code"]) == (False, 1)
 
@@ -208,9 +217,10 @@ def test_limits_profile(tmp_path: Path) -> None:
     path = write(tmp_path, *lines)
     aws = run(path)
     assert aws.exit_code == 1
-    assert aws.stdout.splitlines()[-1] == (
-        "result: failed: ERROR_MANIFEST_TOO_MANY_LABELS: The manifest file has too many labels."
-    )
+    assert aws.stdout.splitlines()[-2:] == [
+        "result: failed: ERROR_MANIFEST_TOO_MANY_LABELS: The manifest file has too many labels.",
+        "    the dataset would have 251 labels: at most 250",
+    ]
     assert run(path, "--limits", "relaxed").exit_code == 0
 
 

@@ -24,7 +24,7 @@ from typing import IO, Annotated, Any
 import orjson
 import typer
 
-from manifestdb.manifest import LIMIT_PROFILES, ChangeReader, Dropped, Entry, Terminal
+from manifestdb.manifest import LIMIT_PROFILES, ChangeReader, Dropped, Entry, Terminal, details
 from manifestdb.manifest.change import dataset_terminal
 
 CHUNK_BYTES = 1 << 20
@@ -103,7 +103,20 @@ def validate_command(
     failed = terminal is not None or (
         strict and (reader.entries_with_errors > 0 or reader.dropped_count > 0)
     )
-    report.finish(reader, terminal, exit_code=1 if failed else 0)
+    why = None
+    if terminal is not None:
+        why = details.terminal(
+            terminal.code,
+            lines_read=reader.lines_read,
+            bytes_read=reader.bytes_read,
+            dropped_count=reader.dropped_count,
+            total_entries=reader.entries,
+            total_labels=len(reader.label_entries),
+            buckets=sorted(reader.buckets),
+            limits=reader.limits,
+            first_bytes=reader.head,
+        )
+    report.finish(reader, terminal, why, exit_code=1 if failed else 0)
     raise typer.Exit(1 if failed else 0)
 
 
@@ -229,7 +242,9 @@ class _Report(ABC):
     def dropped(self, dropped: Dropped) -> None: ...
 
     @abstractmethod
-    def finish(self, reader: ChangeReader, terminal: Terminal | None, exit_code: int) -> None: ...
+    def finish(
+        self, reader: ChangeReader, terminal: Terminal | None, why: str | None, exit_code: int
+    ) -> None: ...
 
 
 class _TextReport(_Report):
@@ -254,7 +269,9 @@ class _TextReport(_Report):
     def dropped(self, dropped: Dropped) -> None:
         self._problem(dropped.line_number, dropped.code, dropped.message, dropped.detail)
 
-    def finish(self, reader: ChangeReader, terminal: Terminal | None, exit_code: int) -> None:
+    def finish(
+        self, reader: ChangeReader, terminal: Terminal | None, why: str | None, exit_code: int
+    ) -> None:
         labels = _labels(reader)
         write = self.out.write
         write(
@@ -281,6 +298,8 @@ class _TextReport(_Report):
             write(f"warning: {warning}\n")
         outcome = "accepted" if terminal is None else f"failed: {terminal.status_message}"
         write(f"result: {outcome}\n")
+        if why:
+            write(f"    {why}\n")
         if terminal is None and exit_code:
             write("strict: lines with errors or dropped lines\n")
 
@@ -324,7 +343,9 @@ class _JsonReport(_Report):
             }
         )
 
-    def finish(self, reader: ChangeReader, terminal: Terminal | None, exit_code: int) -> None:
+    def finish(
+        self, reader: ChangeReader, terminal: Terminal | None, why: str | None, exit_code: int
+    ) -> None:
         summary = _summary(reader)
         summary["by_code"] = self.by_code(reader)
         tail = {
@@ -332,7 +353,7 @@ class _JsonReport(_Report):
             "warnings": training_warnings(reader),
             "terminal": None
             if terminal is None
-            else {"code": terminal.code, "message": terminal.message},
+            else {"code": terminal.code, "message": terminal.message, "detail": why},
             "accepted": terminal is None,
             "exit_code": exit_code,
         }

@@ -50,6 +50,7 @@ class ReadSummary:
     dropped: list[Dropped] = field(default_factory=list)
     entries_with_errors: int = 0
     terminal: Terminal | None = None
+    head: bytes = b""  # the first bytes of the change
 
     @staticmethod
     def of(reader: ChangeReader) -> ReadSummary:
@@ -60,6 +61,7 @@ class ReadSummary:
             dropped=reader.dropped[:REPORTED_DROPS],
             entries_with_errors=reader.entries_with_errors,
             terminal=reader.terminal(),
+            head=reader.head,
         )
 
 

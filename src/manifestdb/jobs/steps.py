@@ -10,7 +10,7 @@ from typing import Any
 
 from manifestdb.config import Settings
 from manifestdb.jobs.engine import EnginePool, HelperDied, LocalRead, ReadSummary, RemoteRead
-from manifestdb.manifest import Entry, Terminal, check_line, dataset_terminal
+from manifestdb.manifest import Entry, Terminal, check_line, dataset_terminal, details
 from manifestdb.states import STATUS_MESSAGES, DatasetStatus, DatasetStatusMessageCode, JobState
 from manifestdb.store import JobRecord, Store, Tx
 
@@ -115,6 +115,17 @@ class Steps:
                     limits=self.settings.limits,
                 )
                 if terminal is not None:
+                    report["terminal_detail"] = details.terminal(
+                        terminal.code,
+                        lines_read=summary.lines_read,
+                        bytes_read=summary.bytes_read,
+                        dropped_count=summary.dropped_count,
+                        total_entries=result.total_entries,
+                        total_labels=result.total_labels,
+                        buckets=result.buckets,
+                        limits=limits,
+                        first_bytes=summary.head,
+                    )
                     raise Rejected(terminal, report)
                 now = time.time()
                 self.complete(tx, dataset_id, done, now)
@@ -149,7 +160,11 @@ class Steps:
         """After a terminal error: the datasets say CLIENT_ERROR and keep their entries."""
         now = time.time()
         report = dict(rejected.report, added=0, replaced=0, labels_added=[], labels_removed=[])
-        report["terminal"] = {"code": rejected.terminal.code, "message": rejected.terminal.message}
+        report["terminal"] = {
+            "code": rejected.terminal.code,
+            "message": rejected.terminal.message,
+            "detail": report.pop("terminal_detail", None),
+        }
         with self.store.write() as tx:
             for dataset_id in dataset_ids:
                 tx.set_dataset_status(

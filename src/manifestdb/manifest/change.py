@@ -136,6 +136,7 @@ class ChangeReader:
         self.is_manifest = is_manifest
         self.lines_read = 0  # non-blank lines
         self.bytes_read = 0
+        self.head = b""  # the first bytes read, to say what a change that is no manifest holds
         self.entries = 0  # entries yielded
         self.labeled_entries = 0
         self.entries_with_errors = 0
@@ -246,6 +247,8 @@ class ChangeReader:
         """The lines of `chunks`, a list per chunk; stops past the manifest size limit."""
         splitter = _LineSplitter(4 * self.limits.max_line_chars + 1)
         for chunk in chunks:
+            if not self.bytes_read:
+                self.head = bytes(chunk[:64])
             self.bytes_read += len(chunk)
             if self.is_manifest and self.bytes_read > self.limits.max_manifest_bytes:
                 self._stop = codes.MANIFEST_SIZE_TOO_LARGE

@@ -336,3 +336,55 @@ def duplicate(source_ref: str) -> str:
         f"source-ref {quoted(source_ref)} is on an earlier line of this change: a change holds"
         " each image once, and its first line is kept"
     )
+
+
+# -- terminal errors ----------------------------------------------------------------------------
+
+
+def terminal(
+    code: str,
+    *,
+    lines_read: int,
+    bytes_read: int,
+    dropped_count: int,
+    total_entries: int,
+    total_labels: int,
+    buckets: list[str],
+    limits: Limits,
+    first_bytes: bytes = b"",
+) -> str | None:
+    """Why a change or a manifest fails whole: the numbers behind its terminal error."""
+    if code == codes.MANIFEST_INACCESSIBLE.code:
+        if not bytes_read:
+            return "the change or manifest is empty (0 bytes)"
+        start = first_bytes[:40].decode("utf-8", "replace")
+        return (
+            f"no line of the {bytes_read:,} bytes read is a JSON object (it starts with"
+            f" {quoted(start)}): a manifest is JSON Lines, one object per image"
+        )
+    if code == codes.MANIFEST_SIZE_TOO_LARGE.code:
+        return f"more than {limits.max_manifest_bytes:,} bytes: a manifest has at most that many"
+    if code == codes.TOO_MANY_RECORDS_IN_ERROR.code:
+        share = dropped_count / lines_read if lines_read else 0
+        return (
+            f"{dropped_count:,} of {lines_read:,} lines dropped ({share:.0%}): at most"
+            f" {limits.max_dropped_fraction:.0%} of a change's lines may be"
+        )
+    if code == codes.MANIFEST_ROWS_EXCEEDS_MAXIMUM.code:
+        if limits.max_manifest_lines is not None and lines_read > limits.max_manifest_lines:
+            return (
+                f"more than {limits.max_manifest_lines:,} lines: a manifest has at most that many"
+            )
+        return (
+            f"the dataset would hold {total_entries:,} entries: at most"
+            f" {limits.max_entries_per_dataset or 0:,}"
+        )
+    if code == codes.MANIFEST_TOO_MANY_LABELS.code:
+        return (
+            f"the dataset would have {total_labels:,} labels: at most"
+            f" {limits.max_labels_per_dataset or 0:,}"
+        )
+    if code == codes.IMAGES_IN_MULTIPLE_S3_BUCKETS.code:
+        names = ", ".join(buckets[:5]) + (", ..." if len(buckets) > 5 else "")
+        return f"images in {len(buckets)} buckets ({names}): a dataset's images are in one bucket"
+    return None

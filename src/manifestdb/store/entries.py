@@ -205,6 +205,15 @@ class EntryWriter:
                 .where(buckets.c.dataset_id == self.dataset_id)
             ).scalar_one()
         )
+        if self.result.bucket_count > 1:  # the names, for the message of the terminal error
+            self.result.buckets = list(
+                self.conn.execute(
+                    select(buckets.c.bucket)
+                    .where(buckets.c.dataset_id == self.dataset_id)
+                    .order_by(buckets.c.bucket)
+                    .limit(6)
+                ).scalars()
+            )
         return self.result
 
     # -- helpers -------------------------------------------------------------------------------

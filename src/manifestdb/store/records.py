@@ -94,6 +94,7 @@ class ApplyResult:
     total_entries: int = 0
     total_labels: int = 0
     bucket_count: int = 0
+    buckets: list[str] = field(default_factory=list)  # their names, when more than one
 
 
 @dataclass(frozen=True, slots=True)

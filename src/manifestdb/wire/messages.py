@@ -38,26 +38,43 @@ TARGETS = {
 _NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]|=[^=]")
 
 
+# manifestdb's words after AWS's, for the failures a client is known to make (by path and
+# phrase): what was received and what to send.
+HINTS = {
+    ("changes.groundTruth", "Member must have length greater than or equal to 1"): (
+        "The change received is empty (0 bytes): send the manifest's JSON Lines as the bytes of"
+        " Changes.GroundTruth. In R with paws, read the file as raw bytes:"
+        ' Changes = list(GroundTruth = readBin(path, "raw", file.size(path))); a character'
+        " string is not the change."
+    ),
+}
+
+
 class Errors:
     """The constraint failures of one request, as AWS words them."""
 
-    __slots__ = ("messages",)
+    __slots__ = ("hints", "messages")
 
     def __init__(self) -> None:
         self.messages: list[str] = []
+        self.hints: list[str] = []
 
     def add(self, shown: str | None, path: str, phrase: str) -> None:
         """Record one failure; `shown` is the value as quoted in the message, None to omit it."""
         if len(self.messages) < MAX_LISTED_ERRORS:
             value = "Value" if shown is None else f"Value {shown}"
             self.messages.append(f"{value} at '{path}' failed to satisfy constraint: {phrase}")
+            hint = HINTS.get((path, phrase))
+            if hint is not None:
+                self.hints.append(hint)
 
     def raise_if_any(self) -> None:
         count = len(self.messages)
         if count:
             plural = "s" if count > 1 else ""
             detail = "; ".join(self.messages)
-            raise ValidationException(f"{count} validation error{plural} detected: {detail}")
+            hints = (". " + " ".join(self.hints)) if self.hints else ""
+            raise ValidationException(f"{count} validation error{plural} detected: {detail}{hints}")
 
 
 def mismatch(value: Any, target: str) -> SerializationException:
