@@ -1,4 +1,4 @@
-"""Each of the ten operations, allowed or denied by action, resource, wildcard, Deny, Not*.
+"""Each operation, allowed or denied by action, resource, wildcard, Deny, Not*.
 
 One user per (operation, case), each with its own policy in one auth file; each case acts on its
 own project, named in advance so that policies can name it as users do
@@ -22,7 +22,8 @@ from support.server import Server, ServerFactory, wait_for_status
 ADMIN = make_key(ACCOUNT_A, "matrix-admin")
 COPIER = make_key(ACCOUNT_A, "copier")  # may create datasets in m-copy-target, not read others
 COPIER_FULL = make_key(ACCOUNT_A, "copier-full")  # and may list the entries of m-copy-source
-OPERATIONS = list(SERVED_OPERATIONS)  # the ten operations, in the order of the spec
+OPERATIONS = list(SERVED_OPERATIONS)  # every served operation, in the order of the spec
+TAGGER = make_key(ACCOUNT_A, "tagger")  # may create projects, not tag them
 LINES = manifest(
     *(image_line(f"s3://bkt/{i}.jpg", "rose" if i % 2 else "tulip") for i in range(10))
 )
@@ -114,6 +115,7 @@ def server(start_server: ServerFactory, tmp_path_factory: pytest.TempPathFactory
     copy = allow("rekognition:CreateDataset", target)
     users = [
         ADMIN.entry(ALLOW_ALL),
+        TAGGER.entry({"Statement": [allow("rekognition:CreateProject", "*")]}),
         COPIER.entry({"Statement": [copy]}),
         COPIER_FULL.entry({"Statement": [copy, allow("rekognition:ListDatasetEntries", source)]}),
     ]
@@ -151,6 +153,7 @@ def prepare(admin: Any, op: str, name: str) -> Setup:
         setup.test = admin.create_dataset(ProjectArn=setup.project_arn, DatasetType="TEST")[
             "DatasetArn"
         ]
+    admin.tag_resource(ResourceArn=setup.train, Tags={"kept": "yes"})
     return setup
 
 
@@ -173,6 +176,13 @@ def invoke(rekognition: Any, op: str, setup: Setup) -> Any:
         "DistributeDatasetEntries": lambda: rekognition.distribute_dataset_entries(
             Datasets=[{"Arn": setup.train}, {"Arn": setup.test}]
         ),
+        "TagResource": lambda: rekognition.tag_resource(
+            ResourceArn=setup.train, Tags={"new": "tag"}
+        ),
+        "UntagResource": lambda: rekognition.untag_resource(
+            ResourceArn=setup.train, TagKeys=["kept"]
+        ),
+        "ListTagsForResource": lambda: rekognition.list_tags_for_resource(ResourceArn=setup.train),
     }
     return calls[op]()
 
@@ -187,6 +197,7 @@ def snapshot(admin: Any, name: str) -> Any:
             try:  # an allowed delete may finish between the two calls
                 state.append(admin.describe_dataset(DatasetArn=arn)["DatasetDescription"])
                 state.append(admin.list_dataset_entries(DatasetArn=arn)["DatasetEntries"])
+                state.append(admin.list_tags_for_resource(ResourceArn=arn)["Tags"])
             except ClientError as error:
                 state.append(error.response["Error"]["Code"])
     return state
@@ -219,6 +230,7 @@ def test_policy_matrix(server: Server, op: str, case: str) -> None:
             "ListDatasetEntries",
             "ListDatasetLabels",
             "DescribeProjects",
+            "ListTagsForResource",
         ):
             assert snapshot(admin, name) != before, "an allowed change changed nothing"
         return
@@ -260,3 +272,18 @@ def test_copying_a_dataset_also_needs_list_dataset_entries_on_the_source(server:
         ProjectArn=target, DatasetType="TRAIN", DatasetSource={"DatasetArn": source}
     )["DatasetArn"]
     assert wait_for_status(admin, copy)["DatasetStats"]["TotalEntries"] == 10
+
+
+def test_tagging_at_creation_also_needs_tag_resource(server: Server) -> None:
+    """As AWS: CreateProject with Tags needs rekognition:TagResource too."""
+    tagger = client(server, TAGGER)
+    error = error_of(lambda: tagger.create_project(ProjectName="m-tagged", Tags={"a": "b"}))
+    assert error["Code"] == "AccessDeniedException"
+    assert error["Message"].startswith(
+        f"User: {TAGGER.arn} is not authorized to perform: rekognition:TagResource on "
+        f"resource: arn:aws:rekognition:us-east-1:{ACCOUNT_A}:project/m-tagged/*"
+    )
+    admin = client(server, ADMIN)
+    assert admin.describe_projects(ProjectNames=["m-tagged"])["ProjectDescriptions"] == []
+    tagger.create_project(ProjectName="m-tagged")  # without tags: CreateProject is enough
+    assert len(admin.describe_projects(ProjectNames=["m-tagged"])["ProjectDescriptions"]) == 1

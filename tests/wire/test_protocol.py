@@ -67,6 +67,15 @@ VALID: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"Datasets": [{"Arn": TRAIN_ARN}, {"Arn": TEST_ARN}]},
         {"Datasets": [{"Arn": TRAIN_ARN}, {"Arn": TEST_ARN}]},
     ),
+    "TagResource": (
+        {"ResourceArn": TRAIN_ARN, "Tags": {"team": "vision", "名前": "", "a b": "c:d/e=f+g-h@i"}},
+        {"ResourceArn": TRAIN_ARN, "Tags": {"team": "vision", "名前": "", "a b": "c:d/e=f+g-h@i"}},
+    ),
+    "UntagResource": (
+        {"ResourceArn": TRAIN_ARN, "TagKeys": ["team", "名前"]},
+        {"ResourceArn": TRAIN_ARN, "TagKeys": ["team", "名前"]},
+    ),
+    "ListTagsForResource": ({"ResourceArn": TRAIN_ARN}, {"ResourceArn": TRAIN_ARN}),
 }  # fmt: skip
 
 

@@ -73,6 +73,9 @@ OUTPUTS: dict[str, dict[str, Any]] = {
         ]
     },
     "DistributeDatasetEntries": {},
+    "TagResource": {},
+    "UntagResource": {},
+    "ListTagsForResource": {"Tags": {"team": "vision", "名前": ""}},
 }  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from manifestdb.service.context import Caller
 from manifestdb.service.datasets import DatasetOperations
 from manifestdb.service.projects import ProjectOperations
 from manifestdb.service.reports import ReportOperations
+from manifestdb.service.tags import TagOperations
 
 OPERATIONS = {
     "CreateProject": "create_project",
@@ -21,6 +22,9 @@ OPERATIONS = {
     "ListDatasetEntries": "list_dataset_entries",
     "ListDatasetLabels": "list_dataset_labels",
     "DistributeDatasetEntries": "distribute_dataset_entries",
+    "TagResource": "tag_resource",
+    "UntagResource": "untag_resource",
+    "ListTagsForResource": "list_tags_for_resource",
 }
 
 
@@ -28,7 +32,7 @@ def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
-class Service(ProjectOperations, DatasetOperations, ReportOperations):
+class Service(ProjectOperations, DatasetOperations, ReportOperations, TagOperations):
     """Every operation this server implements, dispatched by the model's operation name."""
 
     def handler(self, operation: str) -> Callable[..., dict[str, Any]]:

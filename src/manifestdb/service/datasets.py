@@ -15,6 +15,7 @@ from manifestdb.service.errors import (
     ResourceInUseException,
     ResourceNotReadyException,
 )
+from manifestdb.service.tags import check_new_tags
 from manifestdb.states import (
     BUSY,
     COMPLETE,
@@ -40,6 +41,7 @@ class DatasetOperations(ServiceBase):
         dataset_source: dict[str, Any] | None = None,
         tags: dict[str, str] | None = None,
     ) -> dict[str, Any]:
+        given_tags = check_new_tags(tags)
         source = dataset_source or {}
         manifest = (source.get("GroundTruthManifest") or {}).get("S3Object")
         copy_from = source.get("DatasetArn")
@@ -95,6 +97,7 @@ class DatasetOperations(ServiceBase):
                 status_message_code=DatasetStatusMessageCode.SUCCESS,
                 created_at=now,
             )
+            tx.set_tags(arn, given_tags)
             if manifest is not None:
                 tx.enqueue_job(
                     kind=JobKind.CREATE_MANIFEST,

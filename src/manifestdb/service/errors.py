@@ -63,6 +63,10 @@ class ProvisionedThroughputExceededException(ServiceError):
     code = "ProvisionedThroughputExceededException"
 
 
+class ServiceQuotaExceededException(ServiceError):
+    code = "ServiceQuotaExceededException"
+
+
 class ThrottlingException(ServiceError):
     code = "ThrottlingException"
     status = 500

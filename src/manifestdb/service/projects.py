@@ -8,6 +8,7 @@ from manifestdb.service.arns import project_arn
 from manifestdb.service.base import ServiceBase, dataset_metadata, statuses_before
 from manifestdb.service.context import Caller
 from manifestdb.service.errors import InvalidParameterException, ResourceInUseException
+from manifestdb.service.tags import check_new_tags
 from manifestdb.states import BUSY, JobKind, ProjectStatus
 from manifestdb.store import Conflict
 
@@ -30,6 +31,7 @@ class ProjectOperations(ServiceBase):
             raise InvalidParameterException(
                 "AutoUpdate applies only to the CONTENT_MODERATION feature. Omit it."
             )
+        given_tags = check_new_tags(tags)
         now = self.now()
         arn = project_arn(caller.region, caller.account, project_name, int(now * 1000))
         try:
@@ -46,6 +48,7 @@ class ProjectOperations(ServiceBase):
                     status=ProjectStatus.CREATED,
                     created_at=now,
                 )
+                tx.set_tags(arn, given_tags)
         except Conflict:  # another server created it between our check and our insert
             raise _name_taken(project_name) from None
         return {"ProjectArn": arn}

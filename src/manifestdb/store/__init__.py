@@ -27,6 +27,7 @@ from manifestdb.store.records import (
     ProjectRecord,
     StoredEntry,
 )
+from manifestdb.store.tags import TagQueries
 
 __all__ = [
     "ApplyResult",
@@ -43,7 +44,7 @@ __all__ = [
 ]
 
 
-class Tx(ProjectQueries, DatasetQueries, JobQueries):
+class Tx(ProjectQueries, DatasetQueries, JobQueries, TagQueries):
     """One transaction and every query the service may run in it."""
 
     def __init__(self, conn: Connection, dialect: str) -> None:

@@ -14,6 +14,7 @@ from manifestdb.store.schema import (
     entries,
     label_chunks,
     labels,
+    tags,
     update_reports,
 )
 from manifestdb.store.sql import raw_rows
@@ -130,4 +131,6 @@ class DatasetQueries:
             )
         for table in (entries, label_chunks, labels, buckets, update_reports):
             self.conn.execute(delete(table).where(table.c.dataset_id == dataset_id))
+        arn = select(datasets.c.arn).where(datasets.c.id == dataset_id).scalar_subquery()
+        self.conn.execute(delete(tags).where(tags.c.arn == arn))
         self.conn.execute(delete(datasets).where(datasets.c.id == dataset_id))

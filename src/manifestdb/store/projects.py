@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from manifestdb.store.records import Conflict, ProjectRecord
-from manifestdb.store.schema import projects
+from manifestdb.store.schema import projects, tags
 
 
 def _project(row: Row[Any]) -> ProjectRecord:
@@ -96,4 +96,6 @@ class ProjectQueries:
         self.conn.execute(update(projects).where(projects.c.id == project_id).values(status=status))
 
     def delete_project_row(self, project_id: int) -> None:
+        arn = select(projects.c.arn).where(projects.c.id == project_id).scalar_subquery()
+        self.conn.execute(delete(tags).where(tags.c.arn == arn))
         self.conn.execute(delete(projects).where(projects.c.id == project_id))

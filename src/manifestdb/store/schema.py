@@ -178,6 +178,17 @@ update_reports = Table(
     Index("ix_update_reports_dataset", "dataset_id", "id"),
 )
 
+# The tags of projects and datasets (TagResource, or Tags at creation), by the resource's ARN;
+# removed with the resource.
+tags = Table(
+    "tags",
+    metadata,
+    Column("arn", String(2048), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", String(256), nullable=False),
+    sqlite_with_rowid=False,
+)
+
 # SQLite only: a trigram index over source-refs for SourceRefContains (created by migration).
 SQLITE_FTS_DDL = (
     "CREATE VIRTUAL TABLE entries_fts USING fts5("

@@ -195,16 +195,25 @@ Permission = tuple[str, str]  # (operation-named action without the prefix, reso
 def _project_to_be(caller: Caller, params: Mapping[str, Any]) -> list[Permission]:
     # The ARN is not known before the project exists: AWS authorizes the name with any timestamp.
     name = params["ProjectName"]
-    return [
-        ("CreateProject", f"arn:aws:rekognition:{caller.region}:{caller.account}:project/{name}/*")
-    ]
+    arn = f"arn:aws:rekognition:{caller.region}:{caller.account}:project/{name}/*"
+    needed = [("CreateProject", arn)]
+    if params.get("Tags"):  # as AWS: tagging at creation also needs TagResource
+        needed.append(("TagResource", arn))
+    return needed
 
 
 def _create_dataset(_caller: Caller, params: Mapping[str, Any]) -> list[Permission]:
-    needed = [("CreateDataset", str(params["ProjectArn"]))]
+    project = str(params["ProjectArn"])
+    needed = [("CreateDataset", project)]
     source = (params.get("DatasetSource") or {}).get("DatasetArn")
     if source is not None:
         needed.append(("ListDatasetEntries", str(source)))
+    if params.get("Tags"):
+        # As AWS: tagging at creation also needs TagResource, on the dataset to be (any time).
+        name = project.split(":project/", 1)[-1].rsplit("/", 1)[0]
+        kind = str(params["DatasetType"]).lower()
+        prefix = project.split(":project/", 1)[0]
+        needed.append(("TagResource", f"{prefix}:project/{name}/dataset/{kind}/*"))
     return needed
 
 
@@ -225,6 +234,9 @@ PERMISSIONS: dict[str, Callable[[Caller, Mapping[str, Any]], list[Permission]]] 
     "DistributeDatasetEntries": lambda _caller, params: [
         ("DistributeDatasetEntries", str(item["Arn"])) for item in params["Datasets"]
     ],
+    "TagResource": _on("TagResource", "ResourceArn"),
+    "UntagResource": _on("UntagResource", "ResourceArn"),
+    "ListTagsForResource": _on("ListTagsForResource", "ResourceArn"),
 }
 
 
