@@ -97,7 +97,9 @@ def test_any_text_never_raises(text: str) -> None:
 # -- valid lines ----------------------------------------------------------------------------------
 
 # A label name holding a NUL is not valid (its metadata is malformed: test_line_codes).
-label_names = st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=30)
+label_names = st.text(
+    st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=30
+)
 user_values = st.one_of(scalars, st.lists(scalars, max_size=3))
 user_keys = st.text(max_size=10).filter(
     lambda k: k not in SERVICE and k != "source-ref" and not k.endswith("-metadata")
