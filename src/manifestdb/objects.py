@@ -8,7 +8,8 @@ jobs (to read it), so it raises its own `ObjectUnreadable`, which each translate
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import enum
+from collections.abc import Generator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,20 @@ from manifestdb.config import Settings
 CHUNK = 1024 * 1024
 
 
+class Unreadable(enum.StrEnum):
+    """Why an object cannot be read, for callers that answer each case differently."""
+
+    MISSING = "missing"
+    DENIED = "denied"
+    OTHER = "other"
+
+
 class ObjectUnreadable(Exception):
     """The object cannot be read; the message says why, in words fit for the caller."""
+
+    def __init__(self, message: str, reason: Unreadable = Unreadable.OTHER) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @lru_cache(maxsize=4)
@@ -38,9 +51,10 @@ def _local_path(settings: Settings, s3_object: dict[str, Any]) -> Path | None:
     if settings.local_buckets is None:
         return None
     root = settings.local_buckets.resolve()
-    path = (root / str(s3_object["Bucket"]) / str(s3_object["Name"])).resolve()
-    if not path.is_relative_to(root):
-        raise ObjectUnreadable("The S3 object name leaves the bucket.")
+    bucket = (root / str(s3_object["Bucket"])).resolve()
+    path = (bucket / str(s3_object["Name"])).resolve()
+    if bucket.parent != root or not path.is_relative_to(bucket):
+        raise ObjectUnreadable("The S3 object name leaves the bucket.", Unreadable.DENIED)
     return path
 
 
@@ -50,13 +64,21 @@ def _describe(s3_object: dict[str, Any]) -> str:
 
 def check_s3_object(settings: Settings, s3_object: dict[str, Any]) -> int:
     """The object's size in bytes, or ObjectUnreadable when it cannot be read."""
+    return stat_s3_object(settings, s3_object)[0]
+
+
+def stat_s3_object(settings: Settings, s3_object: dict[str, Any]) -> tuple[int, str]:
+    """The object's size in bytes and a tag that changes when the object does (its S3 ETag, or
+    a local file's modification time), or ObjectUnreadable when it cannot be read."""
     path = _local_path(settings, s3_object)
     if path is not None:
         if not path.is_file():
             raise ObjectUnreadable(
-                f"Unable to get object metadata from S3: {_describe(s3_object)} does not exist."
+                f"Unable to get object metadata from S3: {_describe(s3_object)} does not exist.",
+                Unreadable.MISSING,
             )
-        return path.stat().st_size
+        stat = path.stat()
+        return stat.st_size, f"{stat.st_mtime_ns}-{stat.st_size}"
     from botocore.exceptions import BotoCoreError, ClientError
 
     extra = {"VersionId": s3_object["Version"]} if s3_object.get("Version") else {}
@@ -67,12 +89,24 @@ def check_s3_object(settings: Settings, s3_object: dict[str, Any]) -> int:
     except (ClientError, BotoCoreError) as error:
         raise ObjectUnreadable(
             f"Unable to get object metadata from S3 for {_describe(s3_object)}: {error}. "
-            "Check the bucket, the object name and that manifestdb can read it."
+            "Check the bucket, the object name and that manifestdb can read it.",
+            reason_of(error),
         ) from None
-    return int(head["ContentLength"])
+    return int(head["ContentLength"]), str(head.get("ETag", ""))
 
 
-def read_s3_object(settings: Settings, s3_object: dict[str, Any]) -> Iterator[bytes]:
+def reason_of(error: Exception) -> Unreadable:
+    """What an S3 client error means for the reader: no such object, no access, or other."""
+    response = getattr(error, "response", None) or {}
+    code = str(response.get("Error", {}).get("Code", ""))
+    if code in {"404", "NoSuchKey", "NoSuchBucket", "NotFound"}:
+        return Unreadable.MISSING
+    if code in {"403", "AccessDenied", "Forbidden", "AllAccessDisabled"}:
+        return Unreadable.DENIED
+    return Unreadable.OTHER
+
+
+def read_s3_object(settings: Settings, s3_object: dict[str, Any]) -> Generator[bytes, None, None]:
     """The object's bytes, a chunk at a time (memory stays flat for a 1 GB manifest)."""
     path = _local_path(settings, s3_object)
     if path is not None:
