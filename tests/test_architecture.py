@@ -21,6 +21,8 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "service": frozenset({"wire", "console", "commands", "cli"}),
     "jobs": frozenset({"service", "wire", "console", "commands", "cli"}),
     "wire": frozenset({"commands", "cli"}),
+    # The console is one more client of the service: through it, never around it.
+    "console": frozenset({"store", "jobs", "manifest", "commands", "cli"}),
 }
 
 

@@ -5,8 +5,9 @@ parameters (query parameters named as the operation's members), validated by bot
 exactly as `POST /` validates them, and are authenticated and authorized as the API would for
 the same operation, so the console can show nothing the caller could not list through boto3.
 
-- `GET /` redirects to `/console/`; `GET /console/...` is the page (one HTML shell for every
-  view: projects, a dataset's gallery, an entry), `GET /console/static/{name}` its assets;
+- `GET /` redirects to `/console/`; `GET /console/` and `GET /console/datasets/...` are the page
+  (one HTML shell for every view: projects, a dataset's gallery, an entry), `GET
+  /console/static/{name}` its assets (files of the package, by name: no path reaches a file);
 - `GET /console/api/projects`: DescribeProjects, with DescribeDataset of each dataset;
 - `GET /console/api/datasets/{arn}`: DescribeDataset; `.../labels`: ListDatasetLabels;
   `.../entries`: ListDatasetEntries; `.../entry?source-ref=S`: the one entry of source-ref S;
@@ -92,7 +93,7 @@ class Console:
             get(images + "/thumbnail", "ConsoleThumbnail", self.thumbnail),
             get(images + "/image", "ConsoleImage", self.image),
             get("/console/", "ConsolePage", self.page),
-            get("/console/{view:path}", "ConsolePage", self.page),
+            get("/console/datasets/{view:path}", "ConsolePage", self.page),
         ]
 
     # -- the page --------------------------------------------------------------------------
