@@ -58,5 +58,8 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     opened = context.new_page()
     opened.set_default_timeout(15_000)
+    # Shown with a failing test's output: what the page itself reported.
+    opened.on("console", lambda message: print(f"browser {message.type}: {message.text}"))
+    opened.on("pageerror", lambda error: print(f"browser error: {error}"))
     yield opened
     context.close()

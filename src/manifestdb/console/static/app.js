@@ -27,6 +27,7 @@ function h(tag, attrs = {}, ...children) {
     if (value === null || value === undefined || value === false) continue;
     if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
     else if (name === "dataset") Object.assign(node.dataset, value);
+    else if (name === "style") node.style.cssText = value; // CSSOM: allowed by the page's CSP
     else node.setAttribute(name, value === true ? "" : String(value));
   }
   for (const child of children.flat()) {
@@ -34,6 +35,11 @@ function h(tag, attrs = {}, ...children) {
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
   return node;
+}
+
+// replaceChildren that takes arrays and skips null, as h() does.
+function put(parent, ...children) {
+  parent.replaceChildren(...children.flat(Infinity).filter((child) => child !== null && child !== undefined && child !== false));
 }
 
 class ApiError extends Error {
@@ -218,7 +224,7 @@ document.addEventListener("click", (event) => {
 window.addEventListener("popstate", render);
 
 function setCrumbs(...items) {
-  crumbs.replaceChildren(...items.flatMap((item, index) => [index ? h("span", {}, "›") : null, item]));
+  put(crumbs, ...items.flatMap((item, index) => [index ? h("span", {}, "›") : null, item]));
 }
 
 // -- projects -----------------------------------------------------------------------------------
@@ -228,7 +234,7 @@ async function renderProjects(view) {
   setCrumbs(h("span", {}, "Projects"));
   let body;
   try { body = await api("/console/api/projects"); } catch (error) {
-    main.replaceChildren(h("h1", {}, "Projects")); return showError(error);
+    put(main, h("h1", {}, "Projects")); return showError(error);
   }
   if (view !== generation) return;
   const projects = body.ProjectDescriptions;
@@ -252,7 +258,7 @@ async function renderProjects(view) {
         ["TotalEntries", "LabeledEntries", "TotalLabels", "ErrorEntries"].map((name) =>
           h("td", { class: name }, stats[name] ?? "–")));
     })))));
-  main.replaceChildren(h("h1", {}, "Projects"),
+  put(main, h("h1", {}, "Projects"),
     projects.length ? sections : h("p", { class: "muted" }, "No projects yet."));
 }
 
@@ -292,12 +298,12 @@ async function renderGallery(arn, view) {
     h("span", {}, `${projectName(arn)} / ${typeName}`));
   let description;
   try { description = await describe(arn); } catch (error) {
-    main.replaceChildren(); return showError(error);
+    put(main); return showError(error);
   }
   if (view !== generation) return;
   let justFinished = false;
   while (description.Status.endsWith("IN_PROGRESS")) {
-    main.replaceChildren(statusBanner(description));
+    put(main, statusBanner(description));
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     if (view !== generation) return;
     try { description = await describe(arn); } catch (error) { return showError(error); }
@@ -318,7 +324,7 @@ async function renderGallery(arn, view) {
     navigate(galleryUrl(arn, chosen), true);
   });
   const stats = description.DatasetStats;
-  main.replaceChildren(h("div", { class: "layout" },
+  put(main, h("div", { class: "layout" },
     h("aside", {},
       h("h2", {}, `${projectName(arn)} · ${typeName}`),
       h("p", { class: "muted" }, `${stats.TotalEntries} entries, ${stats.LabeledEntries} labeled, `
@@ -331,7 +337,7 @@ async function renderGallery(arn, view) {
   let page;
   try { page = await entriesPage(arn, filters); } catch (error) { return showError(error); }
   if (view !== generation) return;
-  grid.replaceChildren(...page.entries.map((entry) => tile(arn, filters, entry)));
+  put(grid, ...page.entries.map((entry) => tile(arn, filters, entry)));
   // The dataset's stats count every entry; a filter's matches are not counted (that would
   // read them all), so a filtered page says how many it shows.
   const filtered = filterParams(filters, false).toString() !== "";
@@ -432,7 +438,7 @@ async function renderEntry(arn, view) {
       const found = await api(`${apiPath(arn)}/entry`, new URLSearchParams({ "source-ref": sourceRef }));
       entry = describeLine(found.DatasetEntry);
     }
-  } catch (error) { main.replaceChildren(); return showError(error); }
+  } catch (error) { put(main); return showError(error); }
   if (view !== generation) return;
   const index = page.entries.indexOf(entry);
   const stack = readStack(arn, filters);
@@ -476,7 +482,7 @@ async function renderEntry(arn, view) {
 
   const boxLabels = {};
   for (const box of entry.boxes) boxLabels[box.label] = (boxLabels[box.label] || 0) + 1;
-  main.replaceChildren(
+  put(main, 
     h("nav", { class: "entry-nav", "aria-label": "Entries" },
       h("a", { href: back, "data-route": true, id: "back" }, "← Gallery"), previous, next,
       h("span", { class: "muted" }, index >= 0 ? `entry ${index + 1} of ${page.entries.length} on this page`
