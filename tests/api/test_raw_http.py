@@ -554,7 +554,7 @@ def test_a_token_from_another_operation_is_refused(server: Server, two_datasets:
 
 @pytest.mark.parametrize(
     ("method", "path", "status"),
-    [("GET", "/", 405), ("PUT", "/", 405), ("GET", "/nope", 404), ("POST", "/nope", 404)],
+    [("DELETE", "/", 405), ("PUT", "/", 405), ("GET", "/nope", 404), ("POST", "/nope", 404)],
 )
 def test_other_routes_answer_a_json_error(server: Server, method: str, path: str, status: int):
     message = check_error(send(server.url, method, path), "UnknownOperationException", status)

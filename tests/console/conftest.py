@@ -42,7 +42,9 @@ def sample(console: Server) -> Sample:
     return Sample(project_arn, dataset_arn, lines)
 
 
-@pytest.fixture(scope="session")
+# Module-scoped: Playwright's sync API runs an event loop in this thread while it is open, and
+# tests elsewhere call asyncio.run().
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 

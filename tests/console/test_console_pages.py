@@ -4,6 +4,7 @@ pages follow NextToken, the entry view moves by keys, and an update in progress 
 
 from __future__ import annotations
 
+import os
 import shutil
 import urllib.parse
 from pathlib import Path
@@ -16,6 +17,8 @@ from conftest import Sample
 from server_support import Server, ServerFactory, all_entries, new_dataset, wait_for_status
 
 DOCS = Path(__file__).parent.parent.parent / "docs"
+# MANIFESTDB_UPDATE_SCREENSHOTS=1 copies the screenshots over the README's (docs/console-*.png).
+UPDATE_SCREENSHOTS = os.environ.get("MANIFESTDB_UPDATE_SCREENSHOTS", "") not in ("", "0")
 FILTER_CASES: list[dict[str, Any]] = [
     {},
     {"ContainsLabels": ["dog"]},
@@ -29,7 +32,7 @@ FILTER_CASES: list[dict[str, Any]] = [
 
 
 def shown_refs(page: Any) -> list[str]:
-    page.wait_for_selector("#count:not(:empty)")
+    page.wait_for_selector("#main[aria-busy=false] #count:not(:empty)")
     return [
         str(ref)
         for ref in page.locator(".tile").evaluate_all(
@@ -54,7 +57,7 @@ def wait_for_images(page: Any) -> None:
 def screenshot(page: Any, tmp_path: Path, name: str) -> Path:
     path = tmp_path / name
     page.screenshot(path=str(path), full_page=False)
-    if DOCS.is_dir():
+    if UPDATE_SCREENSHOTS:
         shutil.copyfile(path, DOCS / name)
     return path
 

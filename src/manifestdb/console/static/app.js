@@ -201,13 +201,15 @@ function render() {
   clearError();
   if (keyHandler) document.removeEventListener("keydown", keyHandler);
   keyHandler = null;
-  const path = location.pathname;
-  const match = path.match(/^\/console\/datasets\/([^/]+)(\/entry)?\/?$/);
-  if (match) {
-    const arn = decodeURIComponent(match[1]);
-    return match[2] ? renderEntry(arn, generation) : renderGallery(arn, generation);
-  }
-  return renderProjects(generation);
+  const view = generation;
+  // aria-busy: the view is being drawn (tests and assistive technology wait for "false").
+  main.setAttribute("aria-busy", "true");
+  const done = () => { if (view === generation) main.setAttribute("aria-busy", "false"); };
+  const match = location.pathname.match(/^\/console\/datasets\/([^/]+)(\/entry)?\/?$/);
+  const drawn = !match ? renderProjects(view)
+    : match[2] ? renderEntry(decodeURIComponent(match[1]), view)
+      : renderGallery(decodeURIComponent(match[1]), view);
+  drawn.catch(showError).finally(done);
 }
 
 function navigate(url, replace = false) {
@@ -320,6 +322,7 @@ async function renderGallery(arn, view) {
   const next = h("button", { type: "button", id: "next" }, "Next ›");
   const pageInfo = h("span", { id: "page-info", class: "muted" });
   const form = filterForm(filters, labels, () => {
+    if (!form.isConnected) return; // a late change of a view already left
     const chosen = readForm(form);
     navigate(galleryUrl(arn, chosen), true);
   });
