@@ -18,7 +18,12 @@ from support.server import BOTH_BACKENDS, POSTGRES_URL, Server, ServerFactory
 # to run first, and a part without tests shows.
 TESTS_OF: dict[str, tuple[str, ...]] = {
     "wire": ("tests/wire", "tests/api/test_raw_http.py", "tests/auth", "tests/reliability"),
-    "service": ("tests/api", "tests/auth/test_accounts.py", "tests/auth/test_policy_matrix.py"),
+    "service": (
+        "tests/api",
+        "tests/auth/test_accounts.py",
+        "tests/auth/test_policy_matrix.py",
+        "tests/console/test_console_images.py",
+    ),
     "store": ("tests/store", "tests/cluster"),
     "jobs": (
         "tests/api/test_update_dataset_entries.py",
@@ -38,6 +43,7 @@ TESTS_OF: dict[str, tuple[str, ...]] = {
         "tests/formats/test_formats_convert_command.py",
         "tests/cluster/test_cluster.py",
     ),
+    "console": ("tests/console", "tests/wire/test_pipeline.py"),
     "harness": ("tests/harness", "tests/toolkit/test_pytest_plugin.py"),
     "cli.py": ("tests/cli", "tests/auth/test_serve_auth.py"),
     "config.py": ("tests/cli/test_serve.py", "tests/auth/test_serve_auth.py"),

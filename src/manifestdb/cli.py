@@ -120,8 +120,16 @@ def serve(
             "last response), and again its body; a slower client is cut off.",
         ),
     ] = 60.0,
+    thumbnail_cache_mb: Annotated[
+        int,
+        typer.Option(
+            envvar="MANIFESTDB_THUMBNAIL_CACHE_MB",
+            min=0,
+            help="Megabytes of console thumbnails kept on disk under --data-dir (0: none kept).",
+        ),
+    ] = 256,
 ) -> None:
-    """Serve the Rekognition dataset API over HTTP."""
+    """Serve the Rekognition dataset API and the web console over HTTP."""
     import tempfile
 
     from manifestdb.wire.app import create_app
@@ -158,6 +166,7 @@ def serve(
         auth_file=auth_file,
         insecure_listen=insecure_listen,
         request_timeout=request_timeout,
+        thumbnail_cache_mb=thumbnail_cache_mb,
     )
     try:
         try:

@@ -35,6 +35,7 @@ class Settings:
     auth: str = "off"  # "off": any caller acts for `account`; "sigv4": users of `auth_file`
     auth_file: Path | None = None  # JSON users, keys and policies (holds secrets: never logged)
     insecure_listen: bool = False  # allow a non-loopback host with auth off
+    thumbnail_cache_mb: int = 256  # the console's thumbnails on disk under data_dir (0: none)
 
     def store_url(self) -> str:
         """The database to use: `database_url`, else the embedded SQLite under `data_dir`."""

@@ -8,9 +8,10 @@ jobs (to read it), so it raises its own `ObjectUnreadable`, which each translate
 
 from __future__ import annotations
 
+import enum
 import errno
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,20 @@ from manifestdb.config import Settings
 CHUNK = 1024 * 1024
 
 
+class Unreadable(enum.StrEnum):
+    """Why an object cannot be read, for callers that answer each case differently."""
+
+    MISSING = "missing"
+    DENIED = "denied"
+    OTHER = "other"
+
+
 class ObjectUnreadable(Exception):
     """The object cannot be read; the message says why, in words fit for the caller."""
+
+    def __init__(self, message: str, reason: Unreadable = Unreadable.OTHER) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @lru_cache(maxsize=4)
@@ -78,7 +91,8 @@ def _local_path(settings: Settings, s3_object: dict[str, Any]) -> Path | None:
     if not path.is_relative_to(folder):
         raise ObjectUnreadable(
             f"Unable to get object metadata from S3: {where} leaves its bucket "
-            "(a '..' or a link out of the bucket's folder)."
+            "(a '..' or a link out of the bucket's folder).",
+            Unreadable.DENIED,
         )
     return path
 
@@ -97,6 +111,12 @@ def _describe(s3_object: dict[str, Any]) -> str:
 
 def check_s3_object(settings: Settings, s3_object: dict[str, Any]) -> int:
     """The object's size in bytes, or ObjectUnreadable when it cannot be read."""
+    return stat_s3_object(settings, s3_object)[0]
+
+
+def stat_s3_object(settings: Settings, s3_object: dict[str, Any]) -> tuple[int, str]:
+    """The object's size in bytes and a tag that changes when the object does (its S3 ETag, or
+    a local file's modification time), or ObjectUnreadable when it cannot be read."""
     path = _local_path(settings, s3_object)
     if path is not None:
         where = _describe(s3_object)
@@ -104,19 +124,28 @@ def check_s3_object(settings: Settings, s3_object: dict[str, Any]) -> int:
             if path.is_dir():
                 raise ObjectUnreadable(
                     f"Unable to get object metadata from S3: {where} is a folder under "
-                    "--local-buckets, not an object."
+                    "--local-buckets, not an object.",
+                    Unreadable.MISSING,
                 )
             if not path.is_file():
                 raise ObjectUnreadable(
-                    f"Unable to get object metadata from S3: {where} does not exist."
+                    f"Unable to get object metadata from S3: {where} does not exist.",
+                    Unreadable.MISSING,
                 )
             with path.open("rb") as handle:  # readable now, not only present
-                return os.fstat(handle.fileno()).st_size
+                stat = os.fstat(handle.fileno())
+        except PermissionError as error:
+            raise ObjectUnreadable(
+                f"Unable to get object metadata from S3: {where} cannot be read under "
+                f"--local-buckets ({_reason(error)}).",
+                Unreadable.DENIED,
+            ) from None
         except OSError as error:
             raise ObjectUnreadable(
                 f"Unable to get object metadata from S3: {where} cannot be read under "
                 f"--local-buckets ({_reason(error)})."
             ) from None
+        return stat.st_size, f"{stat.st_mtime_ns}-{stat.st_size}"
     from botocore.exceptions import BotoCoreError, ClientError
 
     extra = {"VersionId": s3_object["Version"]} if s3_object.get("Version") else {}
@@ -127,12 +156,24 @@ def check_s3_object(settings: Settings, s3_object: dict[str, Any]) -> int:
     except (ClientError, BotoCoreError) as error:
         raise ObjectUnreadable(
             f"Unable to get object metadata from S3 for {_describe(s3_object)}: {error}. "
-            "Check the bucket, the object name and that manifestdb can read it."
+            "Check the bucket, the object name and that manifestdb can read it.",
+            reason_of(error),
         ) from None
-    return int(head["ContentLength"])
+    return int(head["ContentLength"]), str(head.get("ETag", ""))
 
 
-def read_s3_object(settings: Settings, s3_object: dict[str, Any]) -> Iterator[bytes]:
+def reason_of(error: Exception) -> Unreadable:
+    """What an S3 client error means for the reader: no such object, no access, or other."""
+    response = getattr(error, "response", None) or {}
+    code = str(response.get("Error", {}).get("Code", ""))
+    if code in {"404", "NoSuchKey", "NoSuchBucket", "NotFound"}:
+        return Unreadable.MISSING
+    if code in {"403", "AccessDenied", "Forbidden", "AllAccessDisabled"}:
+        return Unreadable.DENIED
+    return Unreadable.OTHER
+
+
+def read_s3_object(settings: Settings, s3_object: dict[str, Any]) -> Generator[bytes, None, None]:
     """The object's bytes, a chunk at a time (memory stays flat for a 1 GB manifest)."""
     path = _local_path(settings, s3_object)
     if path is not None:

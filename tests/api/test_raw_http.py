@@ -36,7 +36,7 @@ from support.raw import (
 from support.server import Server, new_dataset
 
 MISSING_DATASET = "arn:aws:rekognition:us-east-1:123456789012:project/none/dataset/train/1"
-SERVED = list(SERVED_OPERATIONS)  # the ten operations, in the order of the spec
+SERVED = list(SERVED_OPERATIONS)  # every served operation, in the order of the spec
 MAX_BODY = 8 * 1024 * 1024
 MAX_CHANGE = 5_242_880
 
@@ -141,7 +141,7 @@ def test_an_unknown_target_is_an_unknown_operation(server: Server, target: str):
 
 
 @pytest.mark.parametrize(
-    "operation", ["DetectLabels", "CreateProjectVersion", "ListTagsForResource"]
+    "operation", ["DetectLabels", "CreateProjectVersion", "DescribeProjectVersions"]
 )
 def test_a_rekognition_operation_not_served_says_what_is(server: Server, operation: str):
     message = check_error(post(server.url, operation, b"{}"), "UnsupportedOperationException")
@@ -531,7 +531,7 @@ def test_a_token_from_another_operation_is_refused(server: Server, two_datasets:
 
 @pytest.mark.parametrize(
     ("method", "path", "status"),
-    [("GET", "/", 405), ("PUT", "/", 405), ("GET", "/nope", 404), ("POST", "/nope", 404)],
+    [("DELETE", "/", 405), ("PUT", "/", 405), ("GET", "/nope", 404), ("POST", "/nope", 404)],
 )
 def test_other_routes_answer_a_json_error(server: Server, method: str, path: str, status: int):
     message = check_error(send(server.url, method, path), "UnknownOperationException", status)

@@ -151,7 +151,7 @@ def filled(server: Server) -> dict[str, str]:
     return {"name": name, "project": project, "train": train, "test": test}
 
 
-# -- the ten operations ----------------------------------------------------------------------
+# -- the dataset operations ---------------------------------------------------------------------
 
 
 def test_create_project(server: Server):

@@ -19,6 +19,8 @@ from support.server import Server, ServerFactory
 
 DATASET_ARN = "arn:aws:rekognition:us-east-1:000000000000:project/p/dataset/train/1"
 UPDATES_PATH = "/_manifestdb/datasets/" + urllib.parse.quote(DATASET_ARN, safe=":/") + "/updates"
+CONSOLE_API = "/console/api/datasets/" + urllib.parse.quote(DATASET_ARN, safe="")
+CONSOLE_IMAGES = "/console/images/" + urllib.parse.quote(DATASET_ARN, safe="")
 # Every route of the app, how to reach it, and the operation its log line names.
 ROUTES: dict[tuple[str, str], list[tuple[str, dict[str, str], str]]] = {
     ("/", "POST"): [
@@ -28,6 +30,29 @@ ROUTES: dict[tuple[str, str], list[tuple[str, dict[str, str], str]]] = {
     ],
     ("/_manifestdb/health", "GET"): [("/_manifestdb/health", {}, "Health")],
     ("/_manifestdb/datasets/{arn:path}/updates", "GET"): [(UPDATES_PATH, {}, "ListUpdateReports")],
+    ("/", "GET"): [("/?from=test", {}, "ConsoleRedirect")],
+    ("/console/", "GET"): [("/console/", {}, "ConsolePage")],
+    ("/console/datasets/{view:path}", "GET"): [
+        ("/console/datasets/" + urllib.parse.quote(DATASET_ARN, safe=""), {}, "ConsolePage")
+    ],
+    ("/console/static/{name}", "GET"): [("/console/static/app.js", {}, "ConsoleAsset")],
+    ("/console/api/projects", "GET"): [("/console/api/projects", {}, "ConsoleProjects")],
+    ("/console/api/datasets/{arn:path}", "GET"): [(CONSOLE_API, {}, "ConsoleDataset")],
+    ("/console/api/datasets/{arn:path}/labels", "GET"): [
+        (CONSOLE_API + "/labels", {}, "ConsoleLabels")
+    ],
+    ("/console/api/datasets/{arn:path}/entries", "GET"): [
+        (CONSOLE_API + "/entries", {}, "ConsoleEntries")
+    ],
+    ("/console/api/datasets/{arn:path}/entry", "GET"): [
+        (CONSOLE_API + "/entry?source-ref=s3://b/k.jpg", {}, "ConsoleEntry")
+    ],
+    ("/console/images/{arn:path}/thumbnail", "GET"): [
+        (CONSOLE_IMAGES + "/thumbnail?source-ref=s3://b/k.jpg", {}, "ConsoleThumbnail")
+    ],
+    ("/console/images/{arn:path}/image", "GET"): [
+        (CONSOLE_IMAGES + "/image?source-ref=s3://b/k.jpg", {}, "ConsoleImage")
+    ],
 }
 NO_ROUTE = [
     ("GET", "/nowhere", 404),
@@ -81,7 +106,7 @@ def check_internal_error(answer: Answer, server: Server, operation: str) -> None
 def test_a_fault_in_any_route_is_an_aws_json_error(
     faulty: Server, path: str, headers: dict[str, str], operation: str
 ) -> None:
-    method = "POST" if path == "/" else "GET"
+    method = "POST" if path == "/" else "GET"  # "/?..." is the console's GET /
     answer = send(faulty.url, method, path, b"{}", X_Manifestdb_Fault="1", **headers)
     check_internal_error(answer, faulty, operation)
 

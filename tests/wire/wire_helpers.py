@@ -11,7 +11,7 @@ from manifestdb.service import OPERATIONS as SERVED_OPERATIONS
 from manifestdb.service.errors import ServiceError
 from manifestdb.wire.protocol import Protocol
 
-SERVED = tuple(SERVED_OPERATIONS)  # the ten operations, in the order of the spec
+SERVED = tuple(SERVED_OPERATIONS)  # every served operation, in the order of the spec
 JSON_11 = "application/x-amz-json-1.1"
 PROJECT_ARN = "arn:aws:rekognition:us-east-1:123456789012:project/birds/1690476084738"
 TRAIN_ARN = "arn:aws:rekognition:us-east-1:123456789012:project/birds/dataset/train/1690476084739"

@@ -7,6 +7,7 @@ from typing import Any
 
 from manifestdb.service.context import Caller
 from manifestdb.service.datasets import DatasetOperations
+from manifestdb.service.images import ImageOperations
 from manifestdb.service.projects import ProjectOperations
 from manifestdb.service.reports import ReportOperations
 from manifestdb.service.tags import TagOperations
@@ -32,7 +33,9 @@ def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
-class Service(ProjectOperations, DatasetOperations, ReportOperations, TagOperations):
+class Service(
+    ProjectOperations, DatasetOperations, ReportOperations, TagOperations, ImageOperations
+):
     """Every operation this server implements, dispatched by the model's operation name."""
 
     def handler(self, operation: str) -> Callable[..., dict[str, Any]]:

@@ -15,7 +15,7 @@ from manifestdb.store.database import Database, create_database_engine, migrate
 from manifestdb.store.datasets import DatasetQueries
 from manifestdb.store.entries import EntryWriter, iter_entry_rows
 from manifestdb.store.jobs import JobQueries
-from manifestdb.store.listing import EntryFilter, list_entry_page
+from manifestdb.store.listing import EntryFilter, entry_line, list_entry_page
 from manifestdb.store.projects import ProjectQueries
 from manifestdb.store.records import (
     ApplyResult,
@@ -58,6 +58,9 @@ class Tx(ProjectQueries, DatasetQueries, JobQueries, TagQueries):
         self, dataset_id: int, after: int, limit: int, filters: EntryFilter
     ) -> EntryPage:
         return list_entry_page(self.conn, self.dialect, dataset_id, after, limit, filters)
+
+    def entry_line(self, dataset_id: int, source_ref: str) -> str | None:
+        return entry_line(self.conn, dataset_id, source_ref)
 
     def entry_rows(self, dataset_id: int) -> Iterator[list[tuple[int, str, dict[str, int]]]]:
         return iter_entry_rows(self.conn, dataset_id)

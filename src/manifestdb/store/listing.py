@@ -294,3 +294,13 @@ def _fetch(query: _Query, seqs: list[int]) -> list[Any]:
     clauses = [f"e.seq IN ({marks})", "e.dataset_id = ?", *query.flag_clauses(), *contains]
     sql = f"SELECT e.seq, e.line FROM entries e WHERE {' AND '.join(clauses)} ORDER BY e.seq"
     return query.rows(sql, (*seqs, query.dataset_id, *contains_params))
+
+
+def entry_line(conn: Connection, dataset_id: int, source_ref: str) -> str | None:
+    """The stored line of the dataset's entry with this exact source-ref (the unique index)."""
+    rows = raw_rows(
+        conn,
+        "SELECT line FROM entries WHERE dataset_id = ? AND source_ref = ?",
+        (dataset_id, source_ref),
+    )
+    return str(rows[0][0]) if rows else None

@@ -2,7 +2,8 @@
 
 Routes, each a handler behind the one request pipeline (`wire.pipeline`): `POST /` (every
 operation, by `X-Amz-Target`; `wire.api`), `GET /_manifestdb/health` (`wire.health`) and
-`GET /_manifestdb/datasets/{dataset ARN}/updates` (update reports; `wire.reports`).
+`GET /_manifestdb/datasets/{dataset ARN}/updates` (update reports; `wire.reports`), and the web
+console's routes under `/console/` with `GET /` redirecting there (`console.routes`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from starlette.routing import Route
 
 from manifestdb import __version__
 from manifestdb.config import Settings
+from manifestdb.console.routes import Console
 from manifestdb.jobs.runner import Runner
 from manifestdb.service import OPERATIONS, Service
 from manifestdb.store import Store
@@ -39,7 +41,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     service = Service(store, settings, on_job=runner.notify if runner else None)
     auth = Authenticator(settings)
     pipeline = Pipeline()
-    api = Api(settings, service, Protocol(OPERATIONS), auth)
+    protocol = Protocol(OPERATIONS)
+    api = Api(settings, service, protocol, auth)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -73,6 +76,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             pipeline.endpoint("ListUpdateReports", updates_handler(settings, service, auth)),
             methods=["GET"],
         ),
+        *Console(service, protocol, auth).routes(pipeline),
     ]
     handlers: dict[Any, Any] = {404: pipeline.no_route, 405: pipeline.no_route}
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)

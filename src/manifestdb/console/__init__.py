@@ -1,0 +1,1 @@
+"""The web console: a read-only view of projects, datasets and entries, served by `serve`."""

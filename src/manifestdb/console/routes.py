@@ -1,0 +1,231 @@
+"""The web console's routes: its page and assets, the JSON its page reads, and entry images.
+
+Every route is a handler behind the one request pipeline. The data routes take the API's own
+parameters (query parameters named as the operation's members), validated by botocore's model
+exactly as `POST /` validates them, and are authenticated and authorized as the API would for
+the same operation, so the console can show nothing the caller could not list through boto3.
+
+- `GET /` redirects to `/console/`; `GET /console/` and `GET /console/datasets/...` are the page
+  (one HTML shell for every view: projects, a dataset's gallery, an entry), `GET
+  /console/static/{name}` its assets (files of the package, by name: no path reaches a file);
+- `GET /console/api/projects`: DescribeProjects, with DescribeDataset of each dataset;
+- `GET /console/api/datasets/{arn}`: DescribeDataset; `.../labels`: ListDatasetLabels;
+  `.../entries`: ListDatasetEntries; `.../entry?source-ref=S`: the one entry of source-ref S;
+- `GET /console/images/{arn}/thumbnail?source-ref=S` and `.../image?source-ref=S`: the entry's
+  thumbnail and whole image (`service.images`), with an ETag (304 on `If-None-Match`).
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from importlib import resources
+from typing import Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from manifestdb.service import Service
+from manifestdb.service.errors import (
+    InvalidParameterException,
+    ResourceNotFoundException,
+    ServiceError,
+)
+from manifestdb.service.images import EntryImage
+from manifestdb.wire.auth import Authenticator, Identity
+from manifestdb.wire.pipeline import Call, Handler, Pipeline
+from manifestdb.wire.protocol import CONTENT_TYPE, Protocol, rekognition_model
+
+ASSET_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+PAGE_HEADERS = {
+    # The page runs only its own script and style, and images of this origin.
+    "Content-Security-Policy": "default-src 'self'; img-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+IMAGE_CACHE_CONTROL = "private, max-age=300"
+SOURCE_REF = "source-ref"
+
+
+def _assets() -> dict[str, tuple[bytes, str]]:
+    folder = resources.files("manifestdb.console") / "static"
+    found = {}
+    for item in folder.iterdir():
+        suffix = "." + item.name.rpartition(".")[2]
+        if item.is_file() and suffix in ASSET_TYPES:
+            found[item.name] = (item.read_bytes(), ASSET_TYPES[suffix])
+    return found
+
+
+class Console:
+    """The console's handlers over one service, protocol and authenticator."""
+
+    def __init__(self, service: Service, protocol: Protocol, auth: Authenticator) -> None:
+        self.service = service
+        self.protocol = protocol
+        self.auth = auth
+        self.assets = _assets()
+        self.model = rekognition_model()
+
+    def routes(self, pipeline: Pipeline) -> list[Route]:
+        """Every console route, each behind `pipeline` (more specific paths first)."""
+
+        def get(path: str, operation: str, handler: Handler) -> Route:
+            return Route(path, pipeline.endpoint(operation, handler), methods=["GET"])
+
+        datasets, images = "/console/api/datasets/{arn:path}", "/console/images/{arn:path}"
+        return [
+            get("/", "ConsoleRedirect", self.redirect),
+            get("/console/static/{name}", "ConsoleAsset", self.asset),
+            get("/console/api/projects", "ConsoleProjects", self.projects),
+            get(datasets + "/labels", "ConsoleLabels", self.operation("ListDatasetLabels")),
+            get(datasets + "/entries", "ConsoleEntries", self.operation("ListDatasetEntries")),
+            get(datasets + "/entry", "ConsoleEntry", self.entry),
+            get(datasets, "ConsoleDataset", self.operation("DescribeDataset")),
+            get(images + "/thumbnail", "ConsoleThumbnail", self.thumbnail),
+            get(images + "/image", "ConsoleImage", self.image),
+            get("/console/", "ConsolePage", self.page),
+            get("/console/datasets/{view:path}", "ConsolePage", self.page),
+        ]
+
+    # -- the page --------------------------------------------------------------------------
+
+    async def redirect(self, call: Call) -> Response:
+        return RedirectResponse("/console/", 302, headers={"x-amzn-RequestId": call.request_id})
+
+    async def page(self, call: Call) -> Response:
+        return self._asset_response(call, "index.html", "no-cache")
+
+    async def asset(self, call: Call) -> Response:
+        return self._asset_response(call, call.request.path_params["name"], "no-cache")
+
+    def _asset_response(self, call: Call, name: str, cache: str) -> Response:
+        found = self.assets.get(name)
+        if found is None:
+            return call.error(ResourceNotFoundException(f"The console has no file {name!r}."), 404)
+        body, media_type = found
+        headers = {"x-amzn-RequestId": call.request_id, "Cache-Control": cache, **PAGE_HEADERS}
+        return Response(body, media_type=media_type, headers=headers)
+
+    # -- data ------------------------------------------------------------------------------
+
+    def operation(self, operation: str) -> Handler:
+        """A handler that runs `operation` with the query's parameters and the path's ARN."""
+
+        async def run(call: Call) -> Response:
+            identity = self.auth.authenticate_request(call.request, b"")
+            params = self._params(operation, call.request.query_params, call)
+            result = await self._call(identity, operation, params)
+            return call.json(result, media_type=CONTENT_TYPE)
+
+        return run
+
+    async def projects(self, call: Call) -> Response:
+        identity = self.auth.authenticate_request(call.request, b"")
+        projects: list[dict[str, Any]] = []
+        params: dict[str, Any] = {}
+        while True:
+            page = orjson.loads(await self._call(identity, "DescribeProjects", params))
+            projects.extend(page["ProjectDescriptions"])
+            if not page.get("NextToken"):
+                break
+            params = {"NextToken": page["NextToken"]}
+        for project in projects:
+            for dataset in project.get("Datasets", []):
+                try:
+                    described = await self._call(
+                        identity, "DescribeDataset", {"DatasetArn": dataset["DatasetArn"]}
+                    )
+                except ServiceError as error:
+                    dataset["Error"] = {"Code": error.code, "Message": error.message}
+                else:
+                    dataset["Description"] = orjson.loads(described)["DatasetDescription"]
+        return call.json({"ProjectDescriptions": projects})
+
+    async def entry(self, call: Call) -> Response:
+        identity, arn, source_ref = self._entry_request(call)
+        line = await run_in_threadpool(self.service.dataset_entry, identity.caller, arn, source_ref)
+        return call.json({"DatasetEntry": line})
+
+    async def _call(self, identity: Identity, operation: str, params: dict[str, Any]) -> bytes:
+        """`operation` validated by the model, authorized, run and serialized as the API does."""
+        target = f"{self.model.metadata['targetPrefix']}.{operation}"
+        _, checked = self.protocol.parse(target, CONTENT_TYPE, orjson.dumps(params))
+        self.auth.authorize(identity, operation, checked)
+        result = await run_in_threadpool(self.service.call, operation, identity.caller, checked)
+        return self.protocol.serialize(operation, result)
+
+    def _params(self, operation: str, query: QueryParams, call: Call) -> dict[str, Any]:
+        """The operation's parameters from the query string, typed by the model's shapes."""
+        shape = self.model.operation_model(operation).input_shape
+        members = shape.members if shape is not None else {}
+        params: dict[str, Any] = {"DatasetArn": call.request.path_params["arn"]}
+        for name in dict.fromkeys(query.keys()):
+            member = members.get(name)
+            if member is None or name == "DatasetArn":
+                raise InvalidParameterException(
+                    f"{name!r} is not a parameter of {operation}: use "
+                    f"{', '.join(m for m in members if m != 'DatasetArn')}."
+                )
+            values = query.getlist(name)
+            if member.type_name == "list":
+                params[name] = values
+            elif member.type_name == "boolean":
+                params[name] = {"true": True, "false": False}.get(values[-1], values[-1])
+            elif member.type_name == "integer":
+                params[name] = int(values[-1]) if values[-1].isdigit() else values[-1]
+            else:
+                params[name] = values[-1]
+        return params
+
+    # -- images ----------------------------------------------------------------------------
+
+    def _entry_request(self, call: Call) -> tuple[Identity, str, str]:
+        """Who asks, for which dataset and source-ref; viewing an entry is listing it."""
+        request = call.request
+        identity = self.auth.authenticate_request(request, b"")
+        arn = request.path_params["arn"]
+        source_ref = request.query_params.get(SOURCE_REF)
+        if not source_ref:
+            raise InvalidParameterException("Name the entry with the query parameter source-ref.")
+        self.auth.authorize(identity, "ListDatasetEntries", {"DatasetArn": arn})
+        return identity, arn, source_ref
+
+    async def thumbnail(self, call: Call) -> Response:
+        identity, arn, source_ref = self._entry_request(call)
+        image = await run_in_threadpool(
+            self.service.entry_thumbnail, identity.caller, arn, source_ref
+        )
+        return self._image_response(call, image)
+
+    async def image(self, call: Call) -> Response:
+        identity, arn, source_ref = self._entry_request(call)
+        image = await run_in_threadpool(self.service.entry_image, identity.caller, arn, source_ref)
+        return self._image_response(call, image)
+
+    def _image_response(self, call: Call, image: EntryImage) -> Response:
+        headers = {"x-amzn-RequestId": call.request_id, "X-Content-Type-Options": "nosniff"}
+        if image.problem is not None or image.etag is None:
+            headers["Cache-Control"] = "no-store"
+            headers["X-Manifestdb-Placeholder"] = urllib.parse.quote(image.problem or "", " ")
+            return Response(image.body, media_type=image.media_type, headers=headers)
+        headers["ETag"] = f'"{image.etag}"'
+        headers["Cache-Control"] = IMAGE_CACHE_CONTROL
+        wanted = call.request.headers.get("if-none-match", "")
+        if headers["ETag"] in [tag.strip() for tag in wanted.split(",")] or wanted == "*":
+            if image.chunks is not None:
+                close = getattr(image.chunks, "close", None)
+                if close is not None:
+                    close()
+            return Response(status_code=304, headers=headers)
+        if image.chunks is not None:
+            return StreamingResponse(image.chunks, media_type=image.media_type, headers=headers)
+        return Response(image.body, media_type=image.media_type, headers=headers)

@@ -1,0 +1,517 @@
+// manifestdb console: projects, a dataset's gallery and an entry view, read through the console's
+// JSON routes (the API's operations and parameters). Hand-written, no build step, no CDN.
+//
+// URLs (deep links):
+//   /console/                                   projects
+//   /console/datasets/{DatasetArn}?filters      gallery; filters named as ListDatasetEntries'
+//                                               (ContainsLabels repeated, Labeled, HasErrors,
+//                                               SourceRefContains) and NextToken for the page
+//   /console/datasets/{DatasetArn}/entry?source-ref=S&filters   one entry within the filtered set
+
+const FILTERS = ["ContainsLabels", "Labeled", "HasErrors", "SourceRefContains"];
+const SERVICE_KEYS = new Set(["source-ref", "errors", "warnings", "cl-metadata", "cl-errors"]);
+const POLL_MS = 1000;
+const main = document.getElementById("main");
+const crumbs = document.getElementById("crumbs");
+const alertBox = document.getElementById("alert");
+let generation = 0; // bumped on every render: late answers of an older view are dropped
+let keyHandler = null;
+
+// -- small helpers ------------------------------------------------------------------------------
+
+function h(tag, attrs = {}, ...children) {
+  const svg = ["svg", "rect", "title", "g"].includes(tag);
+  const node = svg ? document.createElementNS("http://www.w3.org/2000/svg", tag)
+    : document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else if (name === "dataset") Object.assign(node.dataset, value);
+    else if (name === "style") node.style.cssText = value; // CSSOM: allowed by the page's CSP
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+// replaceChildren that takes arrays and skips null, as h() does.
+function put(parent, ...children) {
+  parent.replaceChildren(...children.flat(Infinity).filter((child) => child !== null && child !== undefined && child !== false));
+}
+
+class ApiError extends Error {
+  constructor(code, message) { super(`${code}: ${message}`); this.code = code; }
+}
+
+async function api(path, params = null) {
+  const query = params ? "?" + params.toString() : "";
+  const response = await fetch(path + query, { headers: { Accept: "application/json" } });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(body.__type || response.status, body.Message || "");
+  return body;
+}
+
+function showError(error) {
+  alertBox.hidden = false;
+  alertBox.textContent = error instanceof Error ? error.message : String(error);
+}
+
+function clearError() { alertBox.hidden = true; alertBox.textContent = ""; }
+
+function colorOf(label) {
+  let hash = 0;
+  for (const char of label) hash = (hash * 31 + char.codePointAt(0)) >>> 0;
+  return `hsl(${hash % 360} 75% 42%)`;
+}
+
+function projectName(arn) { return (arn.split(":project/")[1] || arn).split("/")[0]; }
+function datasetPath(arn) { return `/console/datasets/${encodeURIComponent(arn)}`; }
+function apiPath(arn) { return `/console/api/datasets/${encodeURIComponent(arn)}`; }
+function imagePath(arn, kind, sourceRef) {
+  const query = new URLSearchParams({ "source-ref": sourceRef });
+  return `/console/images/${encodeURIComponent(arn)}/${kind}?${query}`;
+}
+function shortName(sourceRef) { return sourceRef.split("/").pop() || sourceRef; }
+
+// -- a stored line, as the pages show it --------------------------------------------------------
+
+function describeLine(text) {
+  const line = JSON.parse(text);
+  const entry = { line, sourceRef: line["source-ref"], boxes: [], labels: [], size: null,
+    problems: [] };
+  const collect = (holder, where) => {
+    if (!holder || typeof holder !== "object") return;
+    for (const kind of ["errors", "warnings"]) {
+      for (const problem of Array.isArray(holder[kind]) ? holder[kind] : []) {
+        entry.problems.push({ kind: kind === "errors" ? "error" : "warning", where, ...problem });
+      }
+    }
+  };
+  collect(line, "The line");
+  for (const key of Object.keys(line)) {
+    if (SERVICE_KEYS.has(key) || key.endsWith("-metadata")) continue;
+    const value = line[key];
+    const meta = line[`${key}-metadata`];
+    collect(value, `Label attribute “${key}”`);
+    collect(meta, `The metadata of “${key}”`);
+    if (!meta || typeof meta !== "object") continue;
+    const classMap = meta["class-map"] && typeof meta["class-map"] === "object" ? meta["class-map"] : {};
+    if (meta.type === "groundtruth/object-detection" && value && typeof value === "object") {
+      const size = Array.isArray(value.image_size) ? value.image_size[0] : null;
+      if (size && size.width > 0 && size.height > 0 && !entry.size) entry.size = size;
+      (Array.isArray(value.annotations) ? value.annotations : []).forEach((box, index) => {
+        if (!box || typeof box !== "object") return;
+        const label = classMap[String(box.class_id)] ?? `class ${box.class_id}`;
+        entry.boxes.push({ label, attribute: key, left: +box.left, top: +box.top,
+          width: +box.width, height: +box.height });
+        collect(box, `Box ${index + 1} of “${key}” (${label})`);
+      });
+    } else if (meta.type === "groundtruth/image-classification") {
+      if (typeof meta["class-name"] === "string") entry.labels.push(meta["class-name"]);
+    } else if (meta.type === "groundtruth/image-classification-multilabel") {
+      for (const id of Array.isArray(value) ? value : []) {
+        entry.labels.push(classMap[String(id)] ?? `class ${id}`);
+      }
+    }
+  }
+  entry.errorCount = entry.problems.filter((p) => p.kind === "error").length;
+  entry.warningCount = entry.problems.length - entry.errorCount;
+  return entry;
+}
+
+function boxesSvg(entry, width, height) {
+  return h("svg", { class: "boxes", viewBox: `0 0 ${width} ${height}`,
+    preserveAspectRatio: "none", "aria-hidden": "true" },
+  entry.boxes.map((box) => h("rect", { class: "box", x: box.left, y: box.top, width: box.width,
+    height: box.height, stroke: colorOf(box.label), dataset: { label: box.label } },
+  h("title", {}, box.label))));
+}
+
+function chips(entry) {
+  const names = [...new Set([...entry.labels, ...entry.boxes.map((box) => box.label)])];
+  return names.map((name) => h("span", { class: "chip", style: `background:${colorOf(name)}`,
+    title: entry.labels.includes(name) ? "image-level label" : "box label" }, name));
+}
+
+function badges(entry) {
+  return [
+    entry.errorCount ? h("span", { class: "badge errors", title:
+      entry.problems.filter((p) => p.kind === "error").map((p) => p.code).join(", ") },
+    `${entry.errorCount} error${entry.errorCount > 1 ? "s" : ""}`) : null,
+    entry.warningCount ? h("span", { class: "badge warnings" },
+      `${entry.warningCount} warning${entry.warningCount > 1 ? "s" : ""}`) : null,
+  ];
+}
+
+// -- filters and pages in the URL ---------------------------------------------------------------
+
+function filtersFrom(search) {
+  const params = new URLSearchParams(search);
+  return {
+    ContainsLabels: params.getAll("ContainsLabels"),
+    Labeled: params.get("Labeled") || "",
+    HasErrors: params.get("HasErrors") || "",
+    SourceRefContains: params.get("SourceRefContains") || "",
+    NextToken: params.get("NextToken") || "",
+  };
+}
+
+function filterParams(filters, withToken = true) {
+  const params = new URLSearchParams();
+  for (const label of filters.ContainsLabels) params.append("ContainsLabels", label);
+  for (const name of ["Labeled", "HasErrors", "SourceRefContains"]) {
+    if (filters[name]) params.set(name, filters[name]);
+  }
+  if (withToken && filters.NextToken) params.set("NextToken", filters.NextToken);
+  return params;
+}
+
+// The tokens of the pages before this one, kept per dataset and filter (a token is opaque).
+function stackKey(arn, filters) { return `pages:${arn}?${filterParams(filters, false)}`; }
+function readStack(arn, filters) {
+  try { return JSON.parse(sessionStorage.getItem(stackKey(arn, filters)) || "[]"); } catch { return []; }
+}
+function writeStack(arn, filters, stack) {
+  sessionStorage.setItem(stackKey(arn, filters), JSON.stringify(stack));
+}
+
+function galleryUrl(arn, filters) {
+  const query = filterParams(filters).toString();
+  return datasetPath(arn) + (query ? `?${query}` : "");
+}
+
+function entryUrl(arn, filters, sourceRef) {
+  const params = filterParams(filters);
+  params.set("source-ref", sourceRef);
+  return `${datasetPath(arn)}/entry?${params}`;
+}
+
+async function entriesPage(arn, filters) {
+  const page = await api(`${apiPath(arn)}/entries`, filterParams(filters));
+  return { entries: page.DatasetEntries.map(describeLine), next: page.NextToken || "" };
+}
+
+// -- the router ---------------------------------------------------------------------------------
+
+function render() {
+  generation += 1;
+  clearError();
+  if (keyHandler) document.removeEventListener("keydown", keyHandler);
+  keyHandler = null;
+  const view = generation;
+  // aria-busy: the view is being drawn (tests and assistive technology wait for "false").
+  main.setAttribute("aria-busy", "true");
+  const done = () => { if (view === generation) main.setAttribute("aria-busy", "false"); };
+  const match = location.pathname.match(/^\/console\/datasets\/([^/]+)(\/entry)?\/?$/);
+  const drawn = !match ? renderProjects(view)
+    : match[2] ? renderEntry(decodeURIComponent(match[1]), view)
+      : renderGallery(decodeURIComponent(match[1]), view);
+  drawn.catch(showError).finally(done);
+}
+
+function navigate(url, replace = false) {
+  if (replace) history.replaceState(null, "", url); else history.pushState(null, "", url);
+  render();
+}
+
+document.addEventListener("click", (event) => {
+  const link = event.target.closest && event.target.closest("a[data-route]");
+  if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+  event.preventDefault();
+  navigate(link.getAttribute("href"));
+});
+window.addEventListener("popstate", render);
+
+function setCrumbs(...items) {
+  put(crumbs, ...items.flatMap((item, index) => [index ? h("span", {}, "›") : null, item]));
+}
+
+// -- projects -----------------------------------------------------------------------------------
+
+async function renderProjects(view) {
+  document.title = "Projects · manifestdb";
+  setCrumbs(h("span", {}, "Projects"));
+  let body;
+  try { body = await api("/console/api/projects"); } catch (error) {
+    put(main, h("h1", {}, "Projects")); return showError(error);
+  }
+  if (view !== generation) return;
+  const projects = body.ProjectDescriptions;
+  const sections = projects.map((project) => h("section", { class: "project",
+    dataset: { projectArn: project.ProjectArn } },
+  h("h2", {}, projectName(project.ProjectArn), " ",
+    h("span", { class: "muted" }, `(${project.Status})`)),
+  project.Datasets.length === 0 ? h("p", { class: "muted" }, "No datasets.") : h("table", {},
+    h("thead", {}, h("tr", {}, ["Dataset", "Status", "Status message", "Entries", "Labeled",
+      "Labels", "Errors"].map((name) => h("th", { scope: "col" }, name)))),
+    h("tbody", {}, project.Datasets.map((dataset) => {
+      const stats = dataset.Description ? dataset.Description.DatasetStats : {};
+      const status = dataset.Description ? dataset.Description.Status : dataset.Status;
+      const message = dataset.Description ? dataset.Description.StatusMessage
+        : (dataset.Error ? dataset.Error.Message : dataset.StatusMessage);
+      return h("tr", { class: "dataset", dataset: { datasetArn: dataset.DatasetArn } },
+        h("td", {}, h("a", { href: datasetPath(dataset.DatasetArn), "data-route": true },
+          dataset.DatasetType)),
+        h("td", { class: `status ${status}` }, status),
+        h("td", {}, message || ""),
+        ["TotalEntries", "LabeledEntries", "TotalLabels", "ErrorEntries"].map((name) =>
+          h("td", { class: name }, stats[name] ?? "–")));
+    })))));
+  put(main, h("h1", {}, "Projects"),
+    projects.length ? sections : h("p", { class: "muted" }, "No projects yet."));
+}
+
+// -- the gallery --------------------------------------------------------------------------------
+
+async function describe(arn) { return (await api(apiPath(arn))).DatasetDescription; }
+
+async function allLabels(arn) {
+  const labels = [];
+  let token = "";
+  do {
+    const params = new URLSearchParams(token ? { NextToken: token } : {});
+    const page = await api(`${apiPath(arn)}/labels`, params);
+    labels.push(...page.DatasetLabelDescriptions);
+    token = page.NextToken || "";
+  } while (token);
+  return labels;
+}
+
+function statusBanner(description) {
+  const status = description.Status;
+  if (status.endsWith("IN_PROGRESS")) {
+    return h("div", { class: "banner", id: "update-status", role: "status" },
+      h("strong", {}, status), " — the page refreshes when the update ends.");
+  }
+  const failed = status.endsWith("FAILED");
+  return h("div", { class: `banner${failed ? " failed" : ""}`, id: "update-status", role: "status",
+    hidden: !failed && !description.justFinished },
+  h("strong", {}, status), " ", description.StatusMessage || "");
+}
+
+async function renderGallery(arn, view) {
+  const filters = filtersFrom(location.search);
+  document.title = `${projectName(arn)} · manifestdb`;
+  const typeName = (arn.split("/dataset/")[1] || "").split("/")[0];
+  setCrumbs(h("a", { href: "/console/", "data-route": true }, "Projects"),
+    h("span", {}, `${projectName(arn)} / ${typeName}`));
+  let description;
+  try { description = await describe(arn); } catch (error) {
+    put(main); return showError(error);
+  }
+  if (view !== generation) return;
+  let justFinished = false;
+  while (description.Status.endsWith("IN_PROGRESS")) {
+    put(main, statusBanner(description));
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    if (view !== generation) return;
+    try { description = await describe(arn); } catch (error) { return showError(error); }
+    justFinished = true;
+  }
+  description.justFinished = justFinished;
+  let labels = [];
+  try { labels = await allLabels(arn); } catch (error) { showError(error); }
+  if (view !== generation) return;
+
+  const grid = h("ul", { class: "grid", id: "grid", "aria-label": "Entries" });
+  const count = h("p", { id: "count", "aria-live": "polite" });
+  const previous = h("button", { type: "button", id: "previous" }, "‹ Previous");
+  const next = h("button", { type: "button", id: "next" }, "Next ›");
+  const pageInfo = h("span", { id: "page-info", class: "muted" });
+  const form = filterForm(filters, labels, () => {
+    if (!form.isConnected) return; // a late change of a view already left
+    const chosen = readForm(form);
+    navigate(galleryUrl(arn, chosen), true);
+  });
+  const stats = description.DatasetStats;
+  put(main, h("div", { class: "layout" },
+    h("aside", {},
+      h("h2", {}, `${projectName(arn)} · ${typeName}`),
+      h("p", { class: "muted" }, `${stats.TotalEntries} entries, ${stats.LabeledEntries} labeled, `
+        + `${stats.TotalLabels} labels, ${stats.ErrorEntries} with errors`),
+      form, count),
+    h("section", {}, statusBanner(description), grid,
+      h("nav", { class: "pager", "aria-label": "Pages" }, previous, pageInfo, next))));
+
+  const stack = readStack(arn, filters);
+  let page;
+  try { page = await entriesPage(arn, filters); } catch (error) { return showError(error); }
+  if (view !== generation) return;
+  put(grid, ...page.entries.map((entry) => tile(arn, filters, entry)));
+  // The dataset's stats count every entry; a filter's matches are not counted (that would
+  // read them all), so a filtered page says how many it shows.
+  const filtered = filterParams(filters, false).toString() !== "";
+  count.textContent = filtered
+    ? `${page.entries.length} matching entries shown (page ${stack.length + 1})`
+    : `${page.entries.length} of ${stats.TotalEntries} entries shown`;
+  pageInfo.textContent = `page ${stack.length + 1}`;
+  previous.disabled = stack.length === 0;
+  next.disabled = !page.next;
+  previous.addEventListener("click", () => {
+    const tokens = readStack(arn, filters);
+    const token = tokens.pop();
+    writeStack(arn, { ...filters, NextToken: token || "" }, tokens);
+    navigate(galleryUrl(arn, { ...filters, NextToken: token || "" }));
+  });
+  next.addEventListener("click", () => {
+    writeStack(arn, { ...filters, NextToken: page.next }, [...stack, filters.NextToken]);
+    navigate(galleryUrl(arn, { ...filters, NextToken: page.next }));
+  });
+}
+
+function filterForm(filters, labels, onChange) {
+  const select = (name, text, yes, no) => h("label", {}, text,
+    h("select", { name, onchange: onChange },
+      [["", "any"], ["true", yes], ["false", no]].map(([value, words]) =>
+        h("option", { value, selected: filters[name] === value }, words))));
+  let timer = null;
+  const search = h("input", { type: "search", name: "SourceRefContains",
+    value: filters.SourceRefContains, placeholder: "part of s3://bucket/key",
+    oninput: () => { clearTimeout(timer); timer = setTimeout(onChange, 400); },
+    onchange: () => { clearTimeout(timer); onChange(); } });
+  return h("form", { id: "filters", onsubmit: (event) => { event.preventDefault(); onChange(); } },
+    h("fieldset", {}, h("legend", {}, "Contains labels"),
+      labels.length === 0 ? h("p", { class: "muted" }, "No labels.") : null,
+      labels.map((label) => h("label", { class: "label-option" },
+        h("input", { type: "checkbox", name: "ContainsLabels", value: label.LabelName,
+          checked: filters.ContainsLabels.includes(label.LabelName), onchange: onChange }),
+        h("span", { class: "swatch", style: `background:${colorOf(label.LabelName)}` }),
+        h("span", { class: "label-name" }, label.LabelName),
+        h("span", { class: "counts", title: "entries · entries with boxes" },
+          `${label.LabelStats.EntryCount} · ${label.LabelStats.BoundingBoxCount} boxed`)))),
+    select("Labeled", "Labeled", "labeled only", "unlabeled only"),
+    select("HasErrors", "Errors", "with errors", "without errors"),
+    h("label", {}, "Source-ref contains", search));
+}
+
+function readForm(form) {
+  const data = new FormData(form);
+  return { ContainsLabels: data.getAll("ContainsLabels"), Labeled: data.get("Labeled") || "",
+    HasErrors: data.get("HasErrors") || "", SourceRefContains: data.get("SourceRefContains") || "",
+    NextToken: "" };
+}
+
+const TILE = 220;
+
+function frame(arn, entry, kind, side) {
+  const image = h("img", { alt: entry.sourceRef, src: imagePath(arn, kind, entry.sourceRef),
+    loading: kind === "thumbnail" ? "lazy" : null, decoding: "async" });
+  if (!entry.size) {
+    const style = side ? `width:${side}px;height:${side}px` : "";
+    return h("div", { class: "frame", style }, image);
+  }
+  const { width, height } = entry.size;
+  let style = `aspect-ratio:${width}/${height}`;
+  if (side) {
+    const scale = Math.min(side / width, side / height);
+    style = `width:${Math.round(width * scale)}px;height:${Math.round(height * scale)}px`;
+  } else {
+    style += `;width:${width}px`;
+  }
+  return h("div", { class: "frame", style }, image, boxesSvg(entry, width, height));
+}
+
+function tile(arn, filters, entry) {
+  return h("li", { class: "tile", dataset: { sourceRef: entry.sourceRef } },
+    h("a", { class: "thumb", href: entryUrl(arn, filters, entry.sourceRef), "data-route": true,
+      title: entry.sourceRef }, frame(arn, entry, "thumbnail", TILE)),
+    h("div", { class: "caption" }, h("span", { class: "name" }, shortName(entry.sourceRef)),
+      chips(entry), badges(entry)));
+}
+
+// -- the entry view -----------------------------------------------------------------------------
+
+async function renderEntry(arn, view) {
+  const params = new URLSearchParams(location.search);
+  const sourceRef = params.get("source-ref") || "";
+  const filters = filtersFrom(location.search);
+  const back = galleryUrl(arn, filters);
+  document.title = `${shortName(sourceRef)} · manifestdb`;
+  setCrumbs(h("a", { href: "/console/", "data-route": true }, "Projects"),
+    h("a", { href: back, "data-route": true }, projectName(arn)), h("span", {}, shortName(sourceRef)));
+  let page;
+  let entry;
+  try {
+    page = await entriesPage(arn, filters);
+    entry = page.entries.find((candidate) => candidate.sourceRef === sourceRef);
+    if (!entry) {
+      const found = await api(`${apiPath(arn)}/entry`, new URLSearchParams({ "source-ref": sourceRef }));
+      entry = describeLine(found.DatasetEntry);
+    }
+  } catch (error) { put(main); return showError(error); }
+  if (view !== generation) return;
+  const index = page.entries.indexOf(entry);
+  const stack = readStack(arn, filters);
+
+  const go = async (step) => {
+    if (index < 0) return;
+    const target = index + step;
+    if (target >= 0 && target < page.entries.length) {
+      return navigate(entryUrl(arn, filters, page.entries[target].sourceRef), true);
+    }
+    if (step > 0 && page.next) {
+      const nextFilters = { ...filters, NextToken: page.next };
+      const nextPage = await entriesPage(arn, nextFilters);
+      if (!nextPage.entries.length) return;
+      writeStack(arn, nextFilters, [...stack, filters.NextToken]);
+      return navigate(entryUrl(arn, nextFilters, nextPage.entries[0].sourceRef), true);
+    }
+    if (step < 0 && stack.length) {
+      const tokens = [...stack];
+      const previousFilters = { ...filters, NextToken: tokens.pop() || "" };
+      const previousPage = await entriesPage(arn, previousFilters);
+      if (!previousPage.entries.length) return;
+      writeStack(arn, previousFilters, tokens);
+      const last = previousPage.entries[previousPage.entries.length - 1];
+      return navigate(entryUrl(arn, previousFilters, last.sourceRef), true);
+    }
+  };
+  const hasPrevious = index > 0 || (index === 0 && stack.length > 0);
+  const hasNext = index >= 0 && (index < page.entries.length - 1 || Boolean(page.next));
+  const previous = h("button", { type: "button", id: "previous", disabled: !hasPrevious,
+    onclick: () => go(-1) }, "‹ Previous");
+  const next = h("button", { type: "button", id: "next", disabled: !hasNext,
+    onclick: () => go(1) }, "Next ›");
+  keyHandler = (event) => {
+    if (event.target.closest && event.target.closest("input, select, textarea")) return;
+    if (event.key === "ArrowLeft" && hasPrevious) { event.preventDefault(); go(-1); }
+    else if (event.key === "ArrowRight" && hasNext) { event.preventDefault(); go(1); }
+    else if (event.key === "Escape") { event.preventDefault(); navigate(back); }
+  };
+  document.addEventListener("keydown", keyHandler);
+
+  const boxLabels = {};
+  for (const box of entry.boxes) boxLabels[box.label] = (boxLabels[box.label] || 0) + 1;
+  put(main, 
+    h("nav", { class: "entry-nav", "aria-label": "Entries" },
+      h("a", { href: back, "data-route": true, id: "back" }, "← Gallery"), previous, next,
+      h("span", { class: "muted" }, index >= 0 ? `entry ${index + 1} of ${page.entries.length} on this page`
+        : "this entry is not in the filtered set"),
+      h("span", { class: "muted" }, h("kbd", {}, "←"), " ", h("kbd", {}, "→"), " move, ",
+        h("kbd", {}, "Esc"), " back")),
+    h("div", { class: "entry" },
+      h("figure", {}, frame(arn, entry, "image", 0),
+        h("figcaption", {}, entry.sourceRef)),
+      h("div", {},
+        h("section", {}, h("h3", {}, "Labels"),
+          entry.labels.length || entry.boxes.length ? h("ul", { id: "labels" },
+            entry.labels.map((label) => h("li", {}, h("span", { class: "chip",
+              style: `background:${colorOf(label)}` }, label), " image-level")),
+            Object.entries(boxLabels).map(([label, count]) => h("li", {},
+              h("span", { class: "chip", style: `background:${colorOf(label)}` }, label),
+              ` ${count} box${count > 1 ? "es" : ""}`)))
+            : h("p", { class: "muted" }, "No labels.")),
+        h("section", {}, h("h3", {}, "Errors and warnings"),
+          entry.problems.length ? h("ul", { class: "problems", id: "problems" },
+            entry.problems.map((problem) => h("li", { class: problem.kind },
+              h("strong", {}, `${problem.where}: `), `${problem.message} `,
+              h("code", {}, problem.code))))
+            : h("p", { class: "muted" }, "None: the line is valid.")),
+        h("section", {}, h("h3", {}, "Stored line"),
+          h("pre", { class: "line", id: "line" }, JSON.stringify(entry.line, null, 2))))));
+}
+
+render();
