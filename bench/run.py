@@ -58,6 +58,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
+import bench_console  # noqa: E402
 import report  # noqa: E402
 import spy  # noqa: E402
 from report import Row  # noqa: E402
@@ -356,6 +357,22 @@ class Suite:
         self._row("validate.rate", "`manifestdb validate`, one core", "lines/s", [100000], ">=")
         self._row("rss.idle", f"server RSS idle, holding {n} entries", "MiB", [150])
         self._row("rss.change", "server peak RSS applying a 5 MiB change", "MiB", [250])
+        self._row(
+            "console.page",
+            f"Console gallery data (100 entries), slowest filter, {n} entries (p50 / p99)",
+            "ms",
+            [50.0],
+        )
+        self._row("console.thumb.cached", "Console thumbnail from the cache (p50)", "ms", [5.0])
+        self._row(
+            "console.thumb.first", "Console first thumbnail, 640 x 480 JPEG (p50)", "ms", [60.0]
+        )
+        self._row(
+            "console.browser",
+            "Console filter change to a drawn grid, Chromium (p50)",
+            "ms",
+            [300.0],
+        )
 
     def _row(self, key: str, what: str, unit: str, target: list[float], better: str = "<=") -> None:
         self.rows[key] = Row(key=key, what=what, unit=unit, target=target, better=better)
@@ -700,10 +717,47 @@ class Suite:
             client = Client(server.url)
             self.phase("read", [*reads, "rss.idle"], lambda: self.read(server, client))
             self.phase(
+                "console",
+                [key for key in self.rows if key.startswith("console.")],
+                lambda: self.console(server),
+            )
+            self.phase(
                 "change",
                 ["change.n", "change.floor", "rss.change"],
                 lambda: self._changes(server, client),
             )
+
+    def console(self, server: Server) -> None:
+        """The console's figures on the N-entry dataset (bench/bench_console.py)."""
+        bench_console.prepare_images(self.bucket_dir)
+        pages = bench_console.gallery_pages(server.url, self.arn, list_queries(self.config.entries))
+        self.results["console"] = found = {"pages": pages}
+        slowest = max(pages, key=lambda key: pages[key]["p50_ms"])
+        worst_p99 = max(page["p99_ms"] for page in pages.values())
+        self.set(
+            "console.page",
+            [pages[slowest]["p50_ms"], worst_p99],
+            note=f"slowest: {pages[slowest]['what']}; client side, loopback",
+        )
+        thumbs = bench_console.thumbnails(server.url, self.arn, self.bucket_dir)
+        found["thumbnails"] = thumbs
+        self.set(
+            "console.thumb.cached",
+            [thumbs["cached"]["p50_ms"]],
+            note=f"p99 {thumbs['cached']['p99_ms']:.1f} ms",
+        )
+        self.set(
+            "console.thumb.first",
+            [thumbs["first"]["p50_ms"]],
+            note=f"p99 {thumbs['first']['p99_ms']:.1f} ms, {thumbs['first']['count']} images",
+        )
+        browser = bench_console.browser_filter_change(server.url, self.arn)
+        found["browser"] = browser
+        self.set(
+            "console.browser",
+            [browser["p50_ms"]],
+            note=f"max {browser['max_ms']:.0f} ms over {browser['count']} changes",
+        )
 
     def _capped(self, result: dict[str, Any]) -> str:
         """A note when `latency` stopped at its time cap."""
