@@ -128,6 +128,22 @@ def serve(
             help="Megabytes of console thumbnails kept on disk under --data-dir (0: none kept).",
         ),
     ] = 256,
+    console_session_hours: Annotated[
+        float,
+        typer.Option(
+            envvar="MANIFESTDB_CONSOLE_SESSION_HOURS",
+            min=0.01,
+            help="Hours a console login lasts (--auth sigv4); logging out ends it before.",
+        ),
+    ] = 12.0,
+    secure_cookies: Annotated[
+        bool,
+        typer.Option(
+            envvar="MANIFESTDB_SECURE_COOKIES",
+            help="Mark the console's session cookie Secure: set it when users reach the server "
+            "over HTTPS (a TLS proxy in front), so the cookie never travels in clear.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the Rekognition dataset API and the web console over HTTP."""
     import tempfile
@@ -167,6 +183,8 @@ def serve(
         insecure_listen=insecure_listen,
         request_timeout=request_timeout,
         thumbnail_cache_mb=thumbnail_cache_mb,
+        console_session_hours=console_session_hours,
+        secure_cookies=secure_cookies,
     )
     try:
         try:

@@ -36,6 +36,8 @@ class Settings:
     auth_file: Path | None = None  # JSON users, keys and policies (holds secrets: never logged)
     insecure_listen: bool = False  # allow a non-loopback host with auth off
     thumbnail_cache_mb: int = 256  # the console's thumbnails on disk under data_dir (0: none)
+    console_session_hours: float = 12.0  # how long a console login lasts (auth sigv4)
+    secure_cookies: bool = False  # the session cookie is Secure (users come over HTTPS)
 
     def store_url(self) -> str:
         """The database to use: `database_url`, else the embedded SQLite under `data_dir`."""

@@ -8,6 +8,8 @@ the same operation, so the console can show nothing the caller could not list th
 - `GET /` redirects to `/console/`; `GET /console/` and `GET /console/datasets/...` are the page
   (one HTML shell for every view: projects, a dataset's gallery, an entry), `GET
   /console/static/{name}` its assets (files of the package, by name: no path reaches a file);
+- `GET /console/api/session`, `POST /console/api/login` and `/logout`: who the page acts as, and
+  the login of `--auth sigv4` (`console.session`);
 - `GET /console/api/projects`: DescribeProjects, with DescribeDataset of each dataset;
 - `GET /console/api/datasets/{arn}`: DescribeDataset; `.../labels`: ListDatasetLabels;
   `.../entries`: ListDatasetEntries; `.../entry?source-ref=S`: the one entry of source-ref S;
@@ -27,6 +29,7 @@ from starlette.datastructures import QueryParams
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from manifestdb.console.session import Sessions
 from manifestdb.service import Service
 from manifestdb.service.errors import (
     InvalidParameterException,
@@ -68,10 +71,13 @@ def _assets() -> dict[str, tuple[bytes, str]]:
 class Console:
     """The console's handlers over one service, protocol and authenticator."""
 
-    def __init__(self, service: Service, protocol: Protocol, auth: Authenticator) -> None:
+    def __init__(
+        self, service: Service, protocol: Protocol, auth: Authenticator, sessions: Sessions
+    ) -> None:
         self.service = service
         self.protocol = protocol
         self.auth = auth
+        self.sessions = sessions
         self.assets = _assets()
         self.model = rekognition_model()
 
@@ -81,10 +87,16 @@ class Console:
         def get(path: str, operation: str, handler: Handler) -> Route:
             return Route(path, pipeline.endpoint(operation, handler), methods=["GET"])
 
+        def post(path: str, operation: str, handler: Handler) -> Route:
+            return Route(path, pipeline.endpoint(operation, handler), methods=["POST"])
+
         datasets, images = "/console/api/datasets/{arn:path}", "/console/images/{arn:path}"
         return [
             get("/", "ConsoleRedirect", self.redirect),
             get("/console/static/{name}", "ConsoleAsset", self.asset),
+            get("/console/api/session", "ConsoleSession", self.sessions.session),
+            post("/console/api/login", "ConsoleLogin", self.sessions.login),
+            post("/console/api/logout", "ConsoleLogout", self.sessions.logout),
             get("/console/api/projects", "ConsoleProjects", self.projects),
             get(datasets + "/labels", "ConsoleLabels", self.operation("ListDatasetLabels")),
             get(datasets + "/entries", "ConsoleEntries", self.operation("ListDatasetEntries")),
@@ -121,7 +133,7 @@ class Console:
         """A handler that runs `operation` with the query's parameters and the path's ARN."""
 
         async def run(call: Call) -> Response:
-            identity = self.auth.authenticate_request(call.request, b"")
+            identity = await self.sessions.identity(call.request)
             params = self._params(operation, call.request.query_params, call)
             result = await self._call(identity, operation, params)
             return call.json(result, media_type=CONTENT_TYPE)
@@ -129,7 +141,7 @@ class Console:
         return run
 
     async def projects(self, call: Call) -> Response:
-        identity = self.auth.authenticate_request(call.request, b"")
+        identity = await self.sessions.identity(call.request)
         projects: list[dict[str, Any]] = []
         params: dict[str, Any] = {}
         while True:
@@ -151,7 +163,7 @@ class Console:
         return call.json({"ProjectDescriptions": projects})
 
     async def entry(self, call: Call) -> Response:
-        identity, arn, source_ref = self._entry_request(call)
+        identity, arn, source_ref = await self._entry_request(call)
         line = await run_in_threadpool(self.service.dataset_entry, identity.caller, arn, source_ref)
         return call.json({"DatasetEntry": line})
 
@@ -188,10 +200,10 @@ class Console:
 
     # -- images ----------------------------------------------------------------------------
 
-    def _entry_request(self, call: Call) -> tuple[Identity, str, str]:
+    async def _entry_request(self, call: Call) -> tuple[Identity, str, str]:
         """Who asks, for which dataset and source-ref; viewing an entry is listing it."""
         request = call.request
-        identity = self.auth.authenticate_request(request, b"")
+        identity = await self.sessions.identity(request)
         arn = request.path_params["arn"]
         source_ref = request.query_params.get(SOURCE_REF)
         if not source_ref:
@@ -200,14 +212,14 @@ class Console:
         return identity, arn, source_ref
 
     async def thumbnail(self, call: Call) -> Response:
-        identity, arn, source_ref = self._entry_request(call)
+        identity, arn, source_ref = await self._entry_request(call)
         image = await run_in_threadpool(
             self.service.entry_thumbnail, identity.caller, arn, source_ref
         )
         return self._image_response(call, image)
 
     async def image(self, call: Call) -> Response:
-        identity, arn, source_ref = self._entry_request(call)
+        identity, arn, source_ref = await self._entry_request(call)
         image = await run_in_threadpool(self.service.entry_image, identity.caller, arn, source_ref)
         return self._image_response(call, image)
 

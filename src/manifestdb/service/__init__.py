@@ -10,6 +10,7 @@ from manifestdb.service.datasets import DatasetOperations
 from manifestdb.service.images import ImageOperations
 from manifestdb.service.projects import ProjectOperations
 from manifestdb.service.reports import ReportOperations
+from manifestdb.service.sessions import SessionOperations
 from manifestdb.service.tags import TagOperations
 
 OPERATIONS = {
@@ -34,7 +35,12 @@ def _snake(name: str) -> str:
 
 
 class Service(
-    ProjectOperations, DatasetOperations, ReportOperations, TagOperations, ImageOperations
+    ProjectOperations,
+    DatasetOperations,
+    ReportOperations,
+    TagOperations,
+    ImageOperations,
+    SessionOperations,
 ):
     """Every operation this server implements, dispatched by the model's operation name."""
 

@@ -25,8 +25,10 @@ from manifestdb.store.records import (
     JobRecord,
     LabelStats,
     ProjectRecord,
+    SessionRecord,
     StoredEntry,
 )
+from manifestdb.store.sessions import SessionQueries
 from manifestdb.store.tags import TagQueries
 
 __all__ = [
@@ -38,13 +40,14 @@ __all__ = [
     "JobRecord",
     "LabelStats",
     "ProjectRecord",
+    "SessionRecord",
     "Store",
     "StoredEntry",
     "Tx",
 ]
 
 
-class Tx(ProjectQueries, DatasetQueries, JobQueries, TagQueries):
+class Tx(ProjectQueries, DatasetQueries, JobQueries, TagQueries, SessionQueries):
     """One transaction and every query the service may run in it."""
 
     def __init__(self, conn: Connection, dialect: str) -> None:

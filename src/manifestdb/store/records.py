@@ -101,3 +101,15 @@ class ApplyResult:
 class EntryPage:
     lines: list[str]
     last_seq: int | None  # the key to continue after, when there is a next page
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A console session: who logged in, in which region, its CSRF token and its lifetime."""
+
+    token_hash: str
+    access_key_id: str
+    region: str
+    csrf: str
+    created_at: float
+    expires_at: float

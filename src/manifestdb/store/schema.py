@@ -189,6 +189,19 @@ tags = Table(
     sqlite_with_rowid=False,
 )
 
+# Console sessions after a login (`--auth sigv4`): by the SHA-256 of their cookie's token, so the
+# table holds no usable token; removed at logout and once expired.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("access_key_id", String(128), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
 # SQLite only: a trigram index over source-refs for SourceRefContains (created by migration).
 SQLITE_FTS_DDL = (
     "CREATE VIRTUAL TABLE entries_fts USING fts5("

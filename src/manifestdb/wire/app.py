@@ -21,6 +21,7 @@ from starlette.routing import Route
 from manifestdb import __version__
 from manifestdb.config import Settings
 from manifestdb.console.routes import Console
+from manifestdb.console.session import Sessions
 from manifestdb.jobs.runner import Runner
 from manifestdb.service import OPERATIONS, Service
 from manifestdb.store import Store
@@ -76,7 +77,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             pipeline.endpoint("ListUpdateReports", updates_handler(settings, service, auth)),
             methods=["GET"],
         ),
-        *Console(service, protocol, auth).routes(pipeline),
+        *Console(service, protocol, auth, Sessions(service, auth, settings)).routes(pipeline),
     ]
     handlers: dict[Any, Any] = {404: pipeline.no_route, 405: pipeline.no_route}
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
