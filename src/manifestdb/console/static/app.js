@@ -8,6 +8,8 @@
 //                                               SourceRefContains) and NextToken for the page
 //   /console/datasets/{DatasetArn}/entry?source-ref=S&filters   one entry within the filtered set
 
+import { loadSession, showLogin } from "./login.js";
+
 const FILTERS = ["ContainsLabels", "Labeled", "HasErrors", "SourceRefContains"];
 const SERVICE_KEYS = new Set(["source-ref", "errors", "warnings", "cl-metadata", "cl-errors"]);
 const POLL_MS = 1000;
@@ -55,6 +57,12 @@ async function api(path, params = null) {
 }
 
 function showError(error) {
+  // No session (--auth sigv4): the login form, then the view asked for.
+  if (error instanceof ApiError && error.code === "MissingAuthenticationTokenException") {
+    clearError();
+    showLogin(main, render);
+    return;
+  }
   alertBox.hidden = false;
   alertBox.textContent = error instanceof Error ? error.message : String(error);
 }
@@ -514,4 +522,4 @@ async function renderEntry(arn, view) {
           h("pre", { class: "line", id: "line" }, JSON.stringify(entry.line, null, 2))))));
 }
 
-render();
+loadSession().catch(() => null).finally(render);
