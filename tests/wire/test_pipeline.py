@@ -40,6 +40,9 @@ ROUTES: dict[tuple[str, str], list[tuple[str, dict[str, str], str]]] = {
     ("/console/api/session", "GET"): [("/console/api/session", {}, "ConsoleSession")],
     ("/console/api/login", "POST"): [("/console/api/login", {}, "ConsoleLogin")],
     ("/console/api/logout", "POST"): [("/console/api/logout", {}, "ConsoleLogout")],
+    ("/console/api/operations/{operation}", "POST"): [
+        ("/console/api/operations/DescribeProjects", {}, "ConsoleOperation")
+    ],
     ("/console/api/datasets/{arn:path}", "GET"): [(CONSOLE_API, {}, "ConsoleDataset")],
     ("/console/api/datasets/{arn:path}/labels", "GET"): [
         (CONSOLE_API + "/labels", {}, "ConsoleLabels")

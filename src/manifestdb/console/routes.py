@@ -10,6 +10,8 @@ the same operation, so the console can show nothing the caller could not list th
   /console/static/{name}` its assets (files of the package, by name: no path reaches a file);
 - `GET /console/api/session`, `POST /console/api/login` and `/logout`: who the page acts as, and
   the login of `--auth sigv4` (`console.session`);
+- `POST /console/api/operations/{Operation}`: any served operation, its body the API's JSON
+  (creating, updating and deleting from the page), as `POST /` answers it;
 - `GET /console/api/projects`: DescribeProjects, with DescribeDataset of each dataset;
 - `GET /console/api/datasets/{arn}`: DescribeDataset; `.../labels`: ListDatasetLabels;
   `.../entries`: ListDatasetEntries; `.../entry?source-ref=S`: the one entry of source-ref S;
@@ -30,7 +32,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from manifestdb.console.session import Sessions
-from manifestdb.service import Service
+from manifestdb.service import OPERATIONS, Service
 from manifestdb.service.errors import (
     InvalidParameterException,
     ResourceNotFoundException,
@@ -38,6 +40,7 @@ from manifestdb.service.errors import (
 )
 from manifestdb.service.images import EntryImage
 from manifestdb.wire.auth import Authenticator, Identity
+from manifestdb.wire.body import read_body
 from manifestdb.wire.pipeline import Call, Handler, Pipeline
 from manifestdb.wire.protocol import CONTENT_TYPE, Protocol, rekognition_model
 
@@ -97,6 +100,7 @@ class Console:
             get("/console/api/session", "ConsoleSession", self.sessions.session),
             post("/console/api/login", "ConsoleLogin", self.sessions.login),
             post("/console/api/logout", "ConsoleLogout", self.sessions.logout),
+            post("/console/api/operations/{operation}", "ConsoleOperation", self.run_operation),
             get("/console/api/projects", "ConsoleProjects", self.projects),
             get(datasets + "/labels", "ConsoleLabels", self.operation("ListDatasetLabels")),
             get(datasets + "/entries", "ConsoleEntries", self.operation("ListDatasetEntries")),
@@ -162,6 +166,27 @@ class Console:
                     dataset["Description"] = orjson.loads(described)["DatasetDescription"]
         return call.json({"ProjectDescriptions": projects})
 
+    async def run_operation(self, call: Call) -> Response:
+        """`POST /console/api/operations/{Operation}`: any served operation, its body the API's
+        JSON, validated, authorized and answered exactly as `POST /` (a change: CSRF rule)."""
+        request = call.request
+        await self.sessions.check_change(request)
+        identity = await self.sessions.identity(request)
+        operation = request.path_params["operation"]
+        if operation not in OPERATIONS:
+            raise InvalidParameterException(
+                f"{operation[:64]!r} is not an operation the console can run: "
+                f"{', '.join(OPERATIONS)}."
+            )
+        body = await read_body(
+            request, self.service.settings.max_body_bytes, self.service.settings.request_timeout
+        )
+        target = f"{self.model.metadata['targetPrefix']}.{operation}"
+        _, params = self.protocol.parse(target, CONTENT_TYPE, body)
+        self.auth.authorize(identity, operation, params)
+        result = await run_in_threadpool(self.service.call, operation, identity.caller, params)
+        return call.json(self.protocol.serialize(operation, result), media_type=CONTENT_TYPE)
+
     async def entry(self, call: Call) -> Response:
         identity, arn, source_ref = await self._entry_request(call)
         line = await run_in_threadpool(self.service.dataset_entry, identity.caller, arn, source_ref)
@@ -193,7 +218,8 @@ class Console:
             elif member.type_name == "boolean":
                 params[name] = {"true": True, "false": False}.get(values[-1], values[-1])
             elif member.type_name == "integer":
-                params[name] = int(values[-1]) if values[-1].isdigit() else values[-1]
+                whole = values[-1].isascii() and values[-1].isdigit() and len(values[-1]) < 19
+                params[name] = int(values[-1]) if whole else values[-1]
             else:
                 params[name] = values[-1]
         return params

@@ -9,6 +9,7 @@
 //   /console/datasets/{DatasetArn}/entry?source-ref=S&filters   one entry within the filtered set
 
 import { loadSession, showLogin } from "./login.js";
+import { datasetForm, deleteButton, newProjectForm } from "./manage.js";
 
 const FILTERS = ["ContainsLabels", "Labeled", "HasErrors", "SourceRefContains"];
 const SERVICE_KEYS = new Set(["source-ref", "errors", "warnings", "cl-metadata", "cl-errors"]);
@@ -251,10 +252,11 @@ async function renderProjects(view) {
   const sections = projects.map((project) => h("section", { class: "project",
     dataset: { projectArn: project.ProjectArn } },
   h("h2", {}, projectName(project.ProjectArn), " ",
-    h("span", { class: "muted" }, `(${project.Status})`)),
+    h("span", { class: "muted" }, `(${project.Status})`), " ",
+    deleteButton(projectName(project.ProjectArn), project.ProjectArn, render)),
   project.Datasets.length === 0 ? h("p", { class: "muted" }, "No datasets.") : h("table", {},
     h("thead", {}, h("tr", {}, ["Dataset", "Status", "Status message", "Entries", "Labeled",
-      "Labels", "Errors"].map((name) => h("th", { scope: "col" }, name)))),
+      "Labels", "Errors", ""].map((name) => h("th", { scope: "col" }, name)))),
     h("tbody", {}, project.Datasets.map((dataset) => {
       const stats = dataset.Description ? dataset.Description.DatasetStats : {};
       const status = dataset.Description ? dataset.Description.Status : dataset.Status;
@@ -266,9 +268,12 @@ async function renderProjects(view) {
         h("td", { class: `status ${status}` }, status),
         h("td", {}, message || ""),
         ["TotalEntries", "LabeledEntries", "TotalLabels", "ErrorEntries"].map((name) =>
-          h("td", { class: name }, stats[name] ?? "–")));
-    })))));
-  put(main, h("h1", {}, "Projects"),
+          h("td", { class: name }, stats[name] ?? "–")),
+        h("td", {}, deleteButton(`${projectName(project.ProjectArn)} ${dataset.DatasetType}`,
+          dataset.DatasetArn, render)));
+    }))),
+  project.Status === "CREATED" ? datasetForm(project, render) : null));
+  put(main, h("h1", {}, "Projects"), newProjectForm(render),
     projects.length ? sections : h("p", { class: "muted" }, "No projects yet."));
 }
 
