@@ -47,6 +47,9 @@ ROUTES: dict[tuple[str, str], list[tuple[str, dict[str, str], str]]] = {
     ("/console/api/datasets/{arn:path}/entry", "GET"): [
         (CONSOLE_API + "/entry?source-ref=s3://b/k.jpg", {}, "ConsoleEntry")
     ],
+    ("/console/api/datasets/{arn:path}/edits", "POST"): [
+        (CONSOLE_API + "/edits", {"X_Manifestdb_Console": "1"}, "ConsoleSaveEntries")
+    ],
     ("/console/images/{arn:path}/thumbnail", "GET"): [
         (CONSOLE_IMAGES + "/thumbnail?source-ref=s3://b/k.jpg", {}, "ConsoleThumbnail")
     ],
@@ -99,14 +102,13 @@ def check_internal_error(answer: Answer, server: Server, operation: str) -> None
 
 
 @pytest.mark.parametrize(
-    ("path", "headers", "operation"),
-    [case for cases in ROUTES.values() for case in cases],
+    ("method", "path", "headers", "operation"),
+    [(method, *case) for (_, method), cases in ROUTES.items() for case in cases],
     ids=lambda value: value if isinstance(value, str) else None,
 )
 def test_a_fault_in_any_route_is_an_aws_json_error(
-    faulty: Server, path: str, headers: dict[str, str], operation: str
+    faulty: Server, method: str, path: str, headers: dict[str, str], operation: str
 ) -> None:
-    method = "POST" if path == "/" else "GET"  # "/?..." is the console's GET /
     answer = send(faulty.url, method, path, b"{}", X_Manifestdb_Fault="1", **headers)
     check_internal_error(answer, faulty, operation)
 
