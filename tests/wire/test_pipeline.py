@@ -53,6 +53,9 @@ ROUTES: dict[tuple[str, str], list[tuple[str, dict[str, str], str]]] = {
     ("/console/api/datasets/{arn:path}/entry", "GET"): [
         (CONSOLE_API + "/entry?source-ref=s3://b/k.jpg", {}, "ConsoleEntry")
     ],
+    ("/console/api/datasets/{arn:path}/edits", "POST"): [
+        (CONSOLE_API + "/edits", {"X_Manifestdb_Console": "1"}, "ConsoleSaveEntries")
+    ],
     ("/console/images/{arn:path}/thumbnail", "GET"): [
         (CONSOLE_IMAGES + "/thumbnail?source-ref=s3://b/k.jpg", {}, "ConsoleThumbnail")
     ],

@@ -15,12 +15,23 @@ the same operation, so the console can show nothing the caller could not list th
 - `GET /console/api/projects`: DescribeProjects, with DescribeDataset of each dataset;
 - `GET /console/api/datasets/{arn}`: DescribeDataset; `.../labels`: ListDatasetLabels;
   `.../entries`: ListDatasetEntries; `.../entry?source-ref=S`: the one entry of source-ref S;
+- `POST /console/api/datasets/{arn}/edits`: a save of edited entries (`service.edits`), one
+  UpdateDatasetEntries change authorized and validated as the API's, sent with the lines the page
+  loaded: a line changed since is refused with ConflictException (HTTP 409), nothing saved;
 - `GET /console/images/{arn}/thumbnail?source-ref=S` and `.../image?source-ref=S`: the entry's
   thumbnail and whole image (`service.images`), with an ETag (304 on `If-None-Match`).
+
+A request that changes state must come from the console's own page: it carries the header
+`X-Manifestdb-Console: 1` (a cross-site form cannot set a header, and a cross-site script cannot
+without a CORS preflight, which this server never grants), and, when the browser sends them,
+`Sec-Fetch-Site: same-origin` and an `Origin` that is this server's. Otherwise: AccessDenied-
+Exception, HTTP 403. It also carries the CSRF token of its session in `X-CSRF-Token`
+(`console.session`; `off` with `--auth off`).
 """
 
 from __future__ import annotations
 
+import base64
 import urllib.parse
 from importlib import resources
 from typing import Any
@@ -28,12 +39,15 @@ from typing import Any
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
+from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from manifestdb.console.session import Sessions
 from manifestdb.service import OPERATIONS, Service
+from manifestdb.service.edits import read_edits
 from manifestdb.service.errors import (
+    CrossOriginRequestRefused,
     InvalidParameterException,
     ResourceNotFoundException,
     ServiceError,
@@ -59,6 +73,7 @@ PAGE_HEADERS = {
 }
 IMAGE_CACHE_CONTROL = "private, max-age=300"
 SOURCE_REF = "source-ref"
+CONSOLE_HEADER = "x-manifestdb-console"
 
 
 def _assets() -> dict[str, tuple[bytes, str]]:
@@ -105,6 +120,7 @@ class Console:
             get(datasets + "/labels", "ConsoleLabels", self.operation("ListDatasetLabels")),
             get(datasets + "/entries", "ConsoleEntries", self.operation("ListDatasetEntries")),
             get(datasets + "/entry", "ConsoleEntry", self.entry),
+            post(datasets + "/edits", "ConsoleSaveEntries", self.save),
             get(datasets, "ConsoleDataset", self.operation("DescribeDataset")),
             get(images + "/thumbnail", "ConsoleThumbnail", self.thumbnail),
             get(images + "/image", "ConsoleImage", self.image),
@@ -170,8 +186,8 @@ class Console:
         """`POST /console/api/operations/{Operation}`: any served operation, its body the API's
         JSON, validated, authorized and answered exactly as `POST /` (a change: CSRF rule)."""
         request = call.request
+        refuse_cross_origin(request)
         await self.sessions.check_change(request)
-        identity = await self.sessions.identity(request)
         operation = request.path_params["operation"]
         if operation not in OPERATIONS:
             raise InvalidParameterException(
@@ -181,6 +197,7 @@ class Console:
         body = await read_body(
             request, self.service.settings.max_body_bytes, self.service.settings.request_timeout
         )
+        identity = await self.sessions.identity(request, body)
         target = f"{self.model.metadata['targetPrefix']}.{operation}"
         _, params = self.protocol.parse(target, CONTENT_TYPE, body)
         self.auth.authorize(identity, operation, params)
@@ -192,12 +209,40 @@ class Console:
         line = await run_in_threadpool(self.service.dataset_entry, identity.caller, arn, source_ref)
         return call.json({"DatasetEntry": line})
 
-    async def _call(self, identity: Identity, operation: str, params: dict[str, Any]) -> bytes:
+    async def save(self, call: Call) -> Response:
+        """Edited entries saved as one UpdateDatasetEntries change of their new lines."""
+        request = call.request
+        refuse_cross_origin(request)
+        await self.sessions.check_change(request)
+        settings = self.service.settings
+        body = await read_body(request, settings.max_body_bytes, settings.request_timeout)
+        identity = await self.sessions.identity(request, body)
+        arn = request.path_params["arn"]
+        self.auth.authorize(identity, "UpdateDatasetEntries", {"DatasetArn": arn})
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise InvalidParameterException("The body of a save must be a JSON object.") from None
+        edits = read_edits(document)
+        change = await run_in_threadpool(self.service.edited_change, identity.caller, arn, edits)
+        if change.source_refs:
+            payload = base64.b64encode(change.payload).decode()
+            params = {"DatasetArn": arn, "Changes": {"GroundTruth": payload}}
+            await self._call(
+                identity, "UpdateDatasetEntries", params, expected_lines=change.expected_lines
+            )
+        return call.json({"SourceRefs": change.source_refs})
+
+    async def _call(
+        self, identity: Identity, operation: str, params: dict[str, Any], **conditions: Any
+    ) -> bytes:
         """`operation` validated by the model, authorized, run and serialized as the API does."""
         target = f"{self.model.metadata['targetPrefix']}.{operation}"
         _, checked = self.protocol.parse(target, CONTENT_TYPE, orjson.dumps(params))
         self.auth.authorize(identity, operation, checked)
-        result = await run_in_threadpool(self.service.call, operation, identity.caller, checked)
+        result = await run_in_threadpool(
+            self.service.call, operation, identity.caller, checked, **conditions
+        )
         return self.protocol.serialize(operation, result)
 
     def _params(self, operation: str, query: QueryParams, call: Call) -> dict[str, Any]:
@@ -267,3 +312,26 @@ class Console:
         if image.chunks is not None:
             return StreamingResponse(image.chunks, media_type=image.media_type, headers=headers)
         return Response(image.body, media_type=image.media_type, headers=headers)
+
+
+def refuse_cross_origin(request: Request) -> None:
+    """AccessDeniedException (403) unless a state-changing request comes from the console's page."""
+    if request.headers.get(CONSOLE_HEADER) != "1":
+        raise CrossOriginRequestRefused(
+            "A change through the console must come from the console's page: the request lacks "
+            "the header X-Manifestdb-Console: 1."
+        )
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site != "same-origin":
+        raise CrossOriginRequestRefused(
+            f"A change through the console must come from the console's page; this request "
+            f"came from a {site} page (Sec-Fetch-Site)."
+        )
+    origin = request.headers.get("origin")
+    # The scope's scheme and the Host header: request.url would parse a hostile Host.
+    own = f"{request.scope.get('scheme', 'http')}://{request.headers.get('host', '')}"
+    if origin is not None and origin != own:
+        raise CrossOriginRequestRefused(
+            f"A change through the console must come from the console's page at {own}; this "
+            f"request came from {origin[:200]!r} (Origin)."
+        )

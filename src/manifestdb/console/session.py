@@ -72,10 +72,11 @@ class Sessions:
             return None
         return await run_in_threadpool(self.service.find_session, token)
 
-    async def identity(self, request: Request) -> Identity:
-        """The identity a console request acts as, or the AWS authentication error."""
+    async def identity(self, request: Request, body: bytes = b"") -> Identity:
+        """The identity a console request acts as (`body`: what was read of it, for a SigV4
+        signature), or the AWS authentication error."""
         if not self.login_needed or "authorization" in request.headers:
-            return self.auth.authenticate_request(request, b"")
+            return self.auth.authenticate_request(request, body)
         record = await self.session_of(request)
         if record is None:
             raise SessionRequired(

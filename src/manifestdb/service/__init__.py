@@ -7,6 +7,7 @@ from typing import Any
 
 from manifestdb.service.context import Caller
 from manifestdb.service.datasets import DatasetOperations
+from manifestdb.service.edits import EditOperations
 from manifestdb.service.images import ImageOperations
 from manifestdb.service.projects import ProjectOperations
 from manifestdb.service.reports import ReportOperations
@@ -41,6 +42,7 @@ class Service(
     TagOperations,
     ImageOperations,
     SessionOperations,
+    EditOperations,
 ):
     """Every operation this server implements, dispatched by the model's operation name."""
 
@@ -48,10 +50,13 @@ class Service(
         method: Callable[..., dict[str, Any]] = getattr(self, OPERATIONS[operation])
         return method
 
-    def call(self, operation: str, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
-        """Run `operation` with params keyed by the model's member names."""
+    def call(
+        self, operation: str, caller: Caller, params: dict[str, Any], **conditions: Any
+    ) -> dict[str, Any]:
+        """Run `operation` with params keyed by the model's member names; `conditions` are
+        keywords no API request carries (the console's `expected_lines` of a save)."""
         kwargs = {_snake(name): value for name, value in params.items()}
-        return self.handler(operation)(caller, **kwargs)
+        return self.handler(operation)(caller, **kwargs, **conditions)
 
 
 __all__ = ["OPERATIONS", "Caller", "Service"]

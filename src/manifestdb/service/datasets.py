@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from manifestdb import objects
 from manifestdb.service.arns import dataset_arn
 from manifestdb.service.base import ServiceBase, statuses_before
 from manifestdb.service.context import Caller
+from manifestdb.service.edits import refuse_changed
 from manifestdb.service.errors import (
     InvalidParameterException,
     InvalidS3ObjectException,
@@ -151,13 +153,23 @@ class DatasetOperations(ServiceBase):
         return {}
 
     def update_dataset_entries(
-        self, caller: Caller, dataset_arn: str, changes: dict[str, Any]
+        self,
+        caller: Caller,
+        dataset_arn: str,
+        changes: dict[str, Any],
+        expected_lines: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
+        """Queue the change; with `expected_lines` (source-ref -> stored line) only if those
+        lines are still stored as given (ConflictException otherwise: a console edit)."""
         payload: bytes = changes["GroundTruth"]
         now = self.now()
         with self.store.write() as tx:
             dataset = self.dataset_for(tx, caller, dataset_arn, lock=True)
             _refuse_busy(dataset, "updated")
+            if expected_lines:
+                # Under the dataset's lock and not busy: no job can change a line until commit.
+                stored = {ref: tx.entry_line(dataset.id, ref) for ref in expected_lines}
+                refuse_changed(stored, expected_lines)
             if dataset.status == DatasetStatus.CREATE_FAILED:
                 raise InvalidParameterException(
                     "The dataset could not be created (CREATE_FAILED), so it cannot be updated. "

@@ -27,6 +27,19 @@ class AccessDeniedException(ServiceError):
     code = "AccessDeniedException"
 
 
+class CrossOriginRequestRefused(AccessDeniedException):
+    """A console change without the console's header, or sent by a page of another origin."""
+
+    status = 403
+
+
+class ConflictException(ServiceError):
+    """A console edit of a line that changed since the page loaded it (nothing is saved)."""
+
+    code = "ConflictException"
+    status = 409
+
+
 class InvalidParameterException(ServiceError):
     code = "InvalidParameterException"
 

@@ -124,3 +124,20 @@ class ThumbnailCache:
                 continue
             total -= size
         return total
+
+
+def image_size(data: bytes) -> tuple[int, int, int]:
+    """(width, height, depth) of an image file, upright (EXIF orientation applied), or NotAnImage.
+
+    Depth is the number of bands (3 for RGB), as Ground Truth's `image_size` writes it."""
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            width, height = opened.size
+            orientation = opened.getexif().get(0x0112, 1)
+            if orientation in (5, 6, 7, 8):  # rotated a quarter turn: upright, the sides swap
+                width, height = height, width
+            return width, height, len(opened.getbands())
+    except UnidentifiedImageError:
+        raise NotAnImage("not an image") from None
+    except (OSError, ValueError, SyntaxError) as error:
+        raise NotAnImage(f"not a readable image ({error})") from None

@@ -7,153 +7,27 @@
 //                                               (ContainsLabels repeated, Labeled, HasErrors,
 //                                               SourceRefContains) and NextToken for the page
 //   /console/datasets/{DatasetArn}/entry?source-ref=S&filters   one entry within the filtered set
+//   /console/datasets/{DatasetArn}/updates?next_token=T          the dataset's update reports
 
+
+import {
+  POLL_MS, main, crumbs, h, put, api, showError, clearError, whenLoginNeeded, colorOf, projectName, datasetPath, apiPath, imagePath, shortName, describeLine, boxesSvg, chips, badges, describe,
+} from "./kit.js";
+import { entryEditor, knownLabels, selectionBar } from "./editor.js";
+import { renderUpdates } from "./updates.js";
 import { loadSession, showLogin } from "./login.js";
 import { datasetForm, deleteButton, newProjectForm } from "./manage.js";
 
 const FILTERS = ["ContainsLabels", "Labeled", "HasErrors", "SourceRefContains"];
-const SERVICE_KEYS = new Set(["source-ref", "errors", "warnings", "cl-metadata", "cl-errors"]);
-const POLL_MS = 1000;
-const main = document.getElementById("main");
-const crumbs = document.getElementById("crumbs");
-const alertBox = document.getElementById("alert");
 let generation = 0; // bumped on every render: late answers of an older view are dropped
 let keyHandler = null;
+// What the last save said, shown by the view drawn after it: {text, failed, saved}.
+let notice = null;
 
-// -- small helpers ------------------------------------------------------------------------------
+// Draw the view again (its line or page as stored now), saying what a save did.
+function redraw(said) { notice = said; render(); }
 
-function h(tag, attrs = {}, ...children) {
-  const svg = ["svg", "rect", "title", "g"].includes(tag);
-  const node = svg ? document.createElementNS("http://www.w3.org/2000/svg", tag)
-    : document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else if (name === "dataset") Object.assign(node.dataset, value);
-    else if (name === "style") node.style.cssText = value; // CSSOM: allowed by the page's CSP
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
-
-// replaceChildren that takes arrays and skips null, as h() does.
-function put(parent, ...children) {
-  parent.replaceChildren(...children.flat(Infinity).filter((child) => child !== null && child !== undefined && child !== false));
-}
-
-class ApiError extends Error {
-  constructor(code, message) { super(`${code}: ${message}`); this.code = code; }
-}
-
-async function api(path, params = null) {
-  const query = params ? "?" + params.toString() : "";
-  const response = await fetch(path + query, { headers: { Accept: "application/json" } });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new ApiError(body.__type || response.status, body.Message || "");
-  return body;
-}
-
-function showError(error) {
-  // No session (--auth sigv4): the login form, then the view asked for.
-  if (error instanceof ApiError && error.code === "MissingAuthenticationTokenException") {
-    clearError();
-    showLogin(main, render);
-    return;
-  }
-  alertBox.hidden = false;
-  alertBox.textContent = error instanceof Error ? error.message : String(error);
-}
-
-function clearError() { alertBox.hidden = true; alertBox.textContent = ""; }
-
-function colorOf(label) {
-  let hash = 0;
-  for (const char of label) hash = (hash * 31 + char.codePointAt(0)) >>> 0;
-  return `hsl(${hash % 360} 75% 42%)`;
-}
-
-function projectName(arn) { return (arn.split(":project/")[1] || arn).split("/")[0]; }
-function datasetPath(arn) { return `/console/datasets/${encodeURIComponent(arn)}`; }
-function apiPath(arn) { return `/console/api/datasets/${encodeURIComponent(arn)}`; }
-function imagePath(arn, kind, sourceRef) {
-  const query = new URLSearchParams({ "source-ref": sourceRef });
-  return `/console/images/${encodeURIComponent(arn)}/${kind}?${query}`;
-}
-function shortName(sourceRef) { return sourceRef.split("/").pop() || sourceRef; }
-
-// -- a stored line, as the pages show it --------------------------------------------------------
-
-function describeLine(text) {
-  const line = JSON.parse(text);
-  const entry = { line, sourceRef: line["source-ref"], boxes: [], labels: [], size: null,
-    problems: [] };
-  const collect = (holder, where) => {
-    if (!holder || typeof holder !== "object") return;
-    for (const kind of ["errors", "warnings"]) {
-      for (const problem of Array.isArray(holder[kind]) ? holder[kind] : []) {
-        entry.problems.push({ kind: kind === "errors" ? "error" : "warning", where, ...problem });
-      }
-    }
-  };
-  collect(line, "The line");
-  for (const key of Object.keys(line)) {
-    if (SERVICE_KEYS.has(key) || key.endsWith("-metadata")) continue;
-    const value = line[key];
-    const meta = line[`${key}-metadata`];
-    collect(value, `Label attribute “${key}”`);
-    collect(meta, `The metadata of “${key}”`);
-    if (!meta || typeof meta !== "object") continue;
-    const classMap = meta["class-map"] && typeof meta["class-map"] === "object" ? meta["class-map"] : {};
-    if (meta.type === "groundtruth/object-detection" && value && typeof value === "object") {
-      const size = Array.isArray(value.image_size) ? value.image_size[0] : null;
-      if (size && size.width > 0 && size.height > 0 && !entry.size) entry.size = size;
-      (Array.isArray(value.annotations) ? value.annotations : []).forEach((box, index) => {
-        if (!box || typeof box !== "object") return;
-        const label = classMap[String(box.class_id)] ?? `class ${box.class_id}`;
-        entry.boxes.push({ label, attribute: key, left: +box.left, top: +box.top,
-          width: +box.width, height: +box.height });
-        collect(box, `Box ${index + 1} of “${key}” (${label})`);
-      });
-    } else if (meta.type === "groundtruth/image-classification") {
-      if (typeof meta["class-name"] === "string") entry.labels.push(meta["class-name"]);
-    } else if (meta.type === "groundtruth/image-classification-multilabel") {
-      for (const id of Array.isArray(value) ? value : []) {
-        entry.labels.push(classMap[String(id)] ?? `class ${id}`);
-      }
-    }
-  }
-  entry.errorCount = entry.problems.filter((p) => p.kind === "error").length;
-  entry.warningCount = entry.problems.length - entry.errorCount;
-  return entry;
-}
-
-function boxesSvg(entry, width, height) {
-  return h("svg", { class: "boxes", viewBox: `0 0 ${width} ${height}`,
-    preserveAspectRatio: "none", "aria-hidden": "true" },
-  entry.boxes.map((box) => h("rect", { class: "box", x: box.left, y: box.top, width: box.width,
-    height: box.height, stroke: colorOf(box.label), dataset: { label: box.label } },
-  h("title", {}, box.label))));
-}
-
-function chips(entry) {
-  const names = [...new Set([...entry.labels, ...entry.boxes.map((box) => box.label)])];
-  return names.map((name) => h("span", { class: "chip", style: `background:${colorOf(name)}`,
-    title: entry.labels.includes(name) ? "image-level label" : "box label" }, name));
-}
-
-function badges(entry) {
-  return [
-    entry.errorCount ? h("span", { class: "badge errors", title:
-      entry.problems.filter((p) => p.kind === "error").map((p) => p.code).join(", ") },
-    `${entry.errorCount} error${entry.errorCount > 1 ? "s" : ""}`) : null,
-    entry.warningCount ? h("span", { class: "badge warnings" },
-      `${entry.warningCount} warning${entry.warningCount > 1 ? "s" : ""}`) : null,
-  ];
-}
+function noticeText(said) { return said ? said.text : ""; }
 
 // -- filters and pages in the URL ---------------------------------------------------------------
 
@@ -214,10 +88,12 @@ function render() {
   // aria-busy: the view is being drawn (tests and assistive technology wait for "false").
   main.setAttribute("aria-busy", "true");
   const done = () => { if (view === generation) main.setAttribute("aria-busy", "false"); };
-  const match = location.pathname.match(/^\/console\/datasets\/([^/]+)(\/entry)?\/?$/);
+  const match = location.pathname.match(/^\/console\/datasets\/([^/]+)(\/entry|\/updates)?\/?$/);
+  const arn = match ? decodeURIComponent(match[1]) : "";
   const drawn = !match ? renderProjects(view)
-    : match[2] ? renderEntry(decodeURIComponent(match[1]), view)
-      : renderGallery(decodeURIComponent(match[1]), view);
+    : match[2] === "/entry" ? renderEntry(arn, view)
+      : match[2] === "/updates" ? renderUpdates(arn, () => view === generation, setCrumbs, projectName)
+        : renderGallery(arn, view);
   drawn.catch(showError).finally(done);
 }
 
@@ -279,8 +155,6 @@ async function renderProjects(view) {
 
 // -- the gallery --------------------------------------------------------------------------------
 
-async function describe(arn) { return (await api(apiPath(arn))).DatasetDescription; }
-
 async function allLabels(arn) {
   const labels = [];
   let token = "";
@@ -306,6 +180,8 @@ function statusBanner(description) {
 }
 
 async function renderGallery(arn, view) {
+  const said = notice;
+  notice = null;
   const filters = filtersFrom(location.search);
   document.title = `${projectName(arn)} · manifestdb`;
   const typeName = (arn.split("/dataset/")[1] || "").split("/")[0];
@@ -340,13 +216,16 @@ async function renderGallery(arn, view) {
     navigate(galleryUrl(arn, chosen), true);
   });
   const stats = description.DatasetStats;
+  const selection = h("div", { id: "selection-holder" });
   put(main, h("div", { class: "layout" },
     h("aside", {},
       h("h2", {}, `${projectName(arn)} · ${typeName}`),
       h("p", { class: "muted" }, `${stats.TotalEntries} entries, ${stats.LabeledEntries} labeled, `
         + `${stats.TotalLabels} labels, ${stats.ErrorEntries} with errors`),
-      form, count),
-    h("section", {}, statusBanner(description), grid,
+      form, count,
+      h("p", {}, h("a", { href: `${datasetPath(arn)}/updates`, "data-route": true, id: "updates-link" },
+        "Updates"), h("span", { class: "muted" }, ": what each change did"))),
+    h("section", {}, statusBanner(description), selection, grid,
       h("nav", { class: "pager", "aria-label": "Pages" }, previous, pageInfo, next))));
 
   const stack = readStack(arn, filters);
@@ -354,6 +233,10 @@ async function renderGallery(arn, view) {
   try { page = await entriesPage(arn, filters); } catch (error) { return showError(error); }
   if (view !== generation) return;
   put(grid, ...page.entries.map((entry) => tile(arn, filters, entry)));
+  const bar = selectionBar(arn, grid, page.entries, redraw);
+  bar.status.textContent = noticeText(said);
+  if (said && said.failed) bar.status.classList.add("failed");
+  put(selection, bar.bar, knownLabels(labels.map((label) => label.LabelName)));
   // The dataset's stats count every entry; a filter's matches are not counted (that would
   // read them all), so a filtered page says how many it shows.
   const filtered = filterParams(filters, false).toString() !== "";
@@ -429,6 +312,8 @@ function frame(arn, entry, kind, side) {
 
 function tile(arn, filters, entry) {
   return h("li", { class: "tile", dataset: { sourceRef: entry.sourceRef } },
+    h("input", { type: "checkbox", class: "pick", value: entry.sourceRef,
+      "aria-label": `Select ${entry.sourceRef}` }),
     h("a", { class: "thumb", href: entryUrl(arn, filters, entry.sourceRef), "data-route": true,
       title: entry.sourceRef }, frame(arn, entry, "thumbnail", TILE)),
     h("div", { class: "caption" }, h("span", { class: "name" }, shortName(entry.sourceRef)),
@@ -438,6 +323,8 @@ function tile(arn, filters, entry) {
 // -- the entry view -----------------------------------------------------------------------------
 
 async function renderEntry(arn, view) {
+  const said = notice;
+  notice = null;
   const params = new URLSearchParams(location.search);
   const sourceRef = params.get("source-ref") || "";
   const filters = filtersFrom(location.search);
@@ -489,7 +376,7 @@ async function renderEntry(arn, view) {
   const next = h("button", { type: "button", id: "next", disabled: !hasNext,
     onclick: () => go(1) }, "Next ›");
   keyHandler = (event) => {
-    if (event.target.closest && event.target.closest("input, select, textarea")) return;
+    if (event.target.closest && event.target.closest("input, select, textarea, #editor")) return;
     if (event.key === "ArrowLeft" && hasPrevious) { event.preventDefault(); go(-1); }
     else if (event.key === "ArrowRight" && hasNext) { event.preventDefault(); go(1); }
     else if (event.key === "Escape") { event.preventDefault(); navigate(back); }
@@ -498,7 +385,17 @@ async function renderEntry(arn, view) {
 
   const boxLabels = {};
   for (const box of entry.boxes) boxLabels[box.label] = (boxLabels[box.label] || 0) + 1;
-  put(main, 
+  const picture = frame(arn, entry, "image", 0);
+  const editor = entryEditor(arn, entry, picture, redraw);
+  const status = editor.querySelector("#save-status");
+  status.textContent = noticeText(said);
+  if (said && (said.failed || entry.errorCount)) status.classList.add("failed");
+  if (said && !said.failed && entry.errorCount) {
+    status.textContent += ` The saved line has ${entry.errorCount} error`
+      + `${entry.errorCount > 1 ? "s" : ""}: ${entry.problems.filter((p) => p.kind === "error")
+        .map((p) => p.message).join(" ")}`;
+  }
+  put(main,
     h("nav", { class: "entry-nav", "aria-label": "Entries" },
       h("a", { href: back, "data-route": true, id: "back" }, "← Gallery"), previous, next,
       h("span", { class: "muted" }, index >= 0 ? `entry ${index + 1} of ${page.entries.length} on this page`
@@ -506,9 +403,10 @@ async function renderEntry(arn, view) {
       h("span", { class: "muted" }, h("kbd", {}, "←"), " ", h("kbd", {}, "→"), " move, ",
         h("kbd", {}, "Esc"), " back")),
     h("div", { class: "entry" },
-      h("figure", {}, frame(arn, entry, "image", 0),
+      h("figure", {}, picture,
         h("figcaption", {}, entry.sourceRef)),
       h("div", {},
+        editor, knownLabels([...entry.labels, ...entry.boxes.map((box) => box.label)]),
         h("section", {}, h("h3", {}, "Labels"),
           entry.labels.length || entry.boxes.length ? h("ul", { id: "labels" },
             entry.labels.map((label) => h("li", {}, h("span", { class: "chip",
@@ -527,4 +425,5 @@ async function renderEntry(arn, view) {
           h("pre", { class: "line", id: "line" }, JSON.stringify(entry.line, null, 2))))));
 }
 
+whenLoginNeeded(() => showLogin(main, render));
 loadSession().catch(() => null).finally(render);

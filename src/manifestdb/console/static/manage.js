@@ -26,7 +26,8 @@ function el(tag, attrs = {}, ...children) {
 export async function run(operation, params) {
   const response = await fetch(`/console/api/operations/${operation}`, {
     method: "POST",
-    headers: { "Content-Type": "application/x-amz-json-1.1", "X-CSRF-Token": csrfToken() },
+    headers: { "Content-Type": "application/x-amz-json-1.1", "X-CSRF-Token": csrfToken(),
+      "X-Manifestdb-Console": "1" },
     body: JSON.stringify(params),
   });
   const body = await response.json().catch(() => ({}));
