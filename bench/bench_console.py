@@ -142,7 +142,7 @@ def browser_filter_change(url: str, arn: str) -> dict[str, Any]:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(gallery)
             page.wait_for_selector(drawn)
-            box = page.get_by_label("label-07", exact=True)
+            box = page.get_by_label("label-07")  # its name holds its counts too
             for _ in range(2):  # both views once, so their thumbnails are cached
                 box.click()
                 page.wait_for_selector(drawn)

@@ -361,7 +361,7 @@ class Suite:
             "console.page",
             f"Console gallery data (100 entries), slowest filter, {n} entries (p50 / p99)",
             "ms",
-            [50.0],
+            [50.0, 50.0],
         )
         self._row("console.thumb.cached", "Console thumbnail from the cache (p50)", "ms", [5.0])
         self._row(
