@@ -26,6 +26,7 @@ READER_POLICY = {
     ],
 }
 HTTP = urllib3.PoolManager(retries=False)
+PAGE = {"X-Manifestdb-Console": "1"}  # what every change of the console's page carries
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def login(server: Server, key: Any, secret: str | None = None, **headers: str) -
         "POST",
         server.url + "/console/api/login",
         body=orjson.dumps({**body, "Region": "us-east-1"}),
-        headers={"Content-Type": "application/json", **headers},
+        headers={"Content-Type": "application/json", **PAGE, **headers},
     )
 
 
@@ -89,6 +90,7 @@ def test_a_wrong_key_or_secret_is_refused_without_saying_which(
         "POST",
         server.url + "/console/api/login",
         body=orjson.dumps({"AccessKeyId": key_id, "SecretAccessKey": secret}),
+        headers=PAGE,
     )
     body = orjson.loads(answer.data)
     assert (answer.status, body["__type"]) == (400, "UnrecognizedClientException")
@@ -130,7 +132,7 @@ def test_logout_needs_the_csrf_token_and_ends_the_session(server: Server) -> Non
     answer = login(server, ADMIN_A)
     token, _ = cookie_of(answer)
     csrf = orjson.loads(answer.data)["CsrfToken"]
-    cookie = {"Cookie": f"manifestdb_session={token}"}
+    cookie = {"Cookie": f"manifestdb_session={token}", **PAGE}
     url = server.url + "/console/api/logout"
     for headers in (
         cookie,  # no token

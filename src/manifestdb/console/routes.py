@@ -39,7 +39,6 @@ from typing import Any
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
-from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -47,7 +46,6 @@ from manifestdb.console.session import Sessions
 from manifestdb.service import OPERATIONS, Service
 from manifestdb.service.edits import read_edits
 from manifestdb.service.errors import (
-    CrossOriginRequestRefused,
     InvalidParameterException,
     ResourceNotFoundException,
     ServiceError,
@@ -73,7 +71,6 @@ PAGE_HEADERS = {
 }
 IMAGE_CACHE_CONTROL = "private, max-age=300"
 SOURCE_REF = "source-ref"
-CONSOLE_HEADER = "x-manifestdb-console"
 
 
 def _assets() -> dict[str, tuple[bytes, str]]:
@@ -186,7 +183,6 @@ class Console:
         """`POST /console/api/operations/{Operation}`: any served operation, its body the API's
         JSON, validated, authorized and answered exactly as `POST /` (a change: CSRF rule)."""
         request = call.request
-        refuse_cross_origin(request)
         await self.sessions.check_change(request)
         operation = request.path_params["operation"]
         if operation not in OPERATIONS:
@@ -212,7 +208,6 @@ class Console:
     async def save(self, call: Call) -> Response:
         """Edited entries saved as one UpdateDatasetEntries change of their new lines."""
         request = call.request
-        refuse_cross_origin(request)
         await self.sessions.check_change(request)
         settings = self.service.settings
         body = await read_body(request, settings.max_body_bytes, settings.request_timeout)
@@ -312,26 +307,3 @@ class Console:
         if image.chunks is not None:
             return StreamingResponse(image.chunks, media_type=image.media_type, headers=headers)
         return Response(image.body, media_type=image.media_type, headers=headers)
-
-
-def refuse_cross_origin(request: Request) -> None:
-    """AccessDeniedException (403) unless a state-changing request comes from the console's page."""
-    if request.headers.get(CONSOLE_HEADER) != "1":
-        raise CrossOriginRequestRefused(
-            "A change through the console must come from the console's page: the request lacks "
-            "the header X-Manifestdb-Console: 1."
-        )
-    site = request.headers.get("sec-fetch-site")
-    if site is not None and site != "same-origin":
-        raise CrossOriginRequestRefused(
-            f"A change through the console must come from the console's page; this request "
-            f"came from a {site} page (Sec-Fetch-Site)."
-        )
-    origin = request.headers.get("origin")
-    # The scope's scheme and the Host header: request.url would parse a hostile Host.
-    own = f"{request.scope.get('scheme', 'http')}://{request.headers.get('host', '')}"
-    if origin is not None and origin != own:
-        raise CrossOriginRequestRefused(
-            f"A change through the console must come from the console's page at {own}; this "
-            f"request came from {origin[:200]!r} (Origin)."
-        )

@@ -10,10 +10,11 @@ its CSRF token.
   a deployment knows it and logging out (`POST /console/api/logout`) ends it everywhere.
   A console request then acts as that user, authorized exactly as the API would authorize the
   same action for them; a request signed with SigV4 (a script) needs no session.
-- Every state-changing console request (a POST) must carry the session's CSRF token in the header
-  `X-CSRF-Token` (`GET /console/api/session` gives it to the page, never in a cookie) and come
-  from the console's own origin (`Origin` and `Sec-Fetch-Site`, when the browser sends them).
-  With `--auth off` there is no session: the header `X-CSRF-Token: off` and the origin rule stand.
+- Every state-changing console request (a POST, the login included) must come from the console's
+  own page (`refuse_cross_origin`: the header `X-Manifestdb-Console: 1`, and `Sec-Fetch-Site` and
+  `Origin` when the browser sends them) and, but for the login, carry the session's CSRF token in
+  `X-CSRF-Token` (`GET /console/api/session` gives it to the page, never in a cookie). With
+  `--auth off` there is no session: the header `X-CSRF-Token: off` and the page rule stand.
 - The secret is compared in constant time and never logged, stored or echoed.
 """
 
@@ -31,6 +32,7 @@ from manifestdb.config import Settings
 from manifestdb.service import Caller, Service
 from manifestdb.service.errors import (
     AccessDeniedException,
+    CrossOriginRequestRefused,
     InvalidParameterException,
     MissingAuthenticationTokenException,
     UnrecognizedClientException,
@@ -42,6 +44,7 @@ from manifestdb.wire.pipeline import Call
 
 COOKIE = "manifestdb_session"
 CSRF_HEADER = "x-csrf-token"
+CONSOLE_HEADER = "x-manifestdb-console"
 NO_SESSION_CSRF = "off"  # the CSRF header's value with --auth off
 MAX_LOGIN_BYTES = 4096
 DEFAULT_REGION = "us-east-1"
@@ -96,18 +99,8 @@ class Sessions:
         return Identity(Caller(user.account, record.region, user.arn), user.policy)
 
     async def check_change(self, request: Request) -> None:
-        """A state-changing request: from the console's own origin, with the CSRF token."""
-        site = request.headers.get("sec-fetch-site")
-        if site is not None and site not in ("same-origin", "none"):
-            raise AccessDeniedException(
-                f"A console change must come from the console's own page (Sec-Fetch-Site: {site})."
-            )
-        origin = request.headers.get("origin")
-        host = request.headers.get("host", "")
-        if origin is not None and origin.split("://", 1)[-1] != host:
-            raise AccessDeniedException(
-                f"A console change must come from the console's own origin, not {origin[:100]}."
-            )
+        """A state-changing request: from the console's own page, with the CSRF token."""
+        refuse_cross_origin(request)
         sent = request.headers.get(CSRF_HEADER, "")
         if "authorization" in request.headers:
             return  # signed with SigV4: no cookie is involved, nothing to forge
@@ -129,7 +122,7 @@ class Sessions:
             raise InvalidParameterException(
                 "The server runs with --auth off: the console needs no login."
             )
-        await self.check_change_origin_only(call.request)
+        refuse_cross_origin(call.request)  # a login has no session yet: the page rule only
         body = await read_body(call.request, MAX_LOGIN_BYTES, self.settings.request_timeout)
         form = _login_form(body)
         users = self.auth.users
@@ -153,15 +146,6 @@ class Sessions:
             samesite="strict",
         )
         return response
-
-    async def check_change_origin_only(self, request: Request) -> None:
-        """Login has no session yet: only the origin rule applies."""
-        origin = request.headers.get("origin")
-        host = request.headers.get("host", "")
-        if origin is not None and origin.split("://", 1)[-1] != host:
-            raise AccessDeniedException(
-                f"A console login must come from the console's own origin, not {origin[:100]}."
-            )
 
     async def logout(self, call: Call) -> Response:
         await self.check_change(call.request)
@@ -226,3 +210,26 @@ def _login_form(body: bytes) -> dict[str, str]:
             f"Region {region[:40]!r} is not a region such as us-east-1."
         )
     return {"AccessKeyId": values[0], "SecretAccessKey": values[1], "Region": region}
+
+
+def refuse_cross_origin(request: Request) -> None:
+    """AccessDeniedException (403) unless a state-changing request comes from the console's page."""
+    if request.headers.get(CONSOLE_HEADER) != "1":
+        raise CrossOriginRequestRefused(
+            "A change through the console must come from the console's page: the request lacks "
+            "the header X-Manifestdb-Console: 1."
+        )
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site != "same-origin":
+        raise CrossOriginRequestRefused(
+            f"A change through the console must come from the console's page; this request "
+            f"came from a {site} page (Sec-Fetch-Site)."
+        )
+    origin = request.headers.get("origin")
+    # The scope's scheme and the Host header: request.url would parse a hostile Host.
+    own = f"{request.scope.get('scheme', 'http')}://{request.headers.get('host', '')}"
+    if origin is not None and origin != own:
+        raise CrossOriginRequestRefused(
+            f"A change through the console must come from the console's page at {own}; this "
+            f"request came from {origin[:200]!r} (Origin)."
+        )

@@ -28,7 +28,8 @@ function showUser() {
   if (!who) return;
   if (!session || session.Auth === "off") { who.replaceChildren(); return; }
   const logout = element("button", { type: "button", id: "logout", onclick: async () => {
-    await fetch("/console/api/logout", { method: "POST", headers: { "X-CSRF-Token": csrfToken() } });
+    await fetch("/console/api/logout", { method: "POST",
+      headers: { "X-CSRF-Token": csrfToken(), "X-Manifestdb-Console": "1" } });
     session = null;
     location.reload();
   } }, "Log out");
@@ -54,7 +55,7 @@ export function showLogin(main, done, message = "") {
     event.preventDefault();
     const values = Object.fromEntries(new FormData(form).entries());
     const response = await fetch("/console/api/login", {
-      method: "POST", headers: { "Content-Type": "application/json" },
+      method: "POST", headers: { "Content-Type": "application/json", "X-Manifestdb-Console": "1" },
       body: JSON.stringify(values),
     });
     const body = await response.json().catch(() => ({}));
