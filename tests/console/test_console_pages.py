@@ -174,12 +174,37 @@ def test_changing_a_filter_changes_the_url_and_a_reload_keeps_it(
     assert page.get_by_label("dog").is_checked()
     page.get_by_label("dog").uncheck()  # from the keyboard too: focus and space
     page.wait_for_function("() => !location.search.includes('ContainsLabels')")
-    # The sidebar is drawn again with the view: focus its control once the view is drawn, not
-    # the control it replaces.
     page.wait_for_selector("#main[aria-busy=false] #count:not(:empty)")
     page.get_by_label("flower").focus()
     page.keyboard.press("Space")
     page.wait_for_url("**ContainsLabels=flower**")
+
+
+def test_what_is_typed_while_a_filter_change_loads_is_kept(
+    console: Server, sample: Sample, page: Any
+) -> None:
+    page.goto(console.url + gallery_path(sample.dataset_arn))
+    shown_refs(page)
+    held: list[Any] = []
+    page.route("**/console/api/datasets/**", lambda route: held.append(route))
+    page.get_by_label("dog").check()
+    page.wait_for_url("**ContainsLabels=dog**")
+    page.wait_for_selector("#main[aria-busy=true]")
+    search = page.get_by_label("Source-ref contains")
+    search.press_sequentially("a.jpg")
+    for _ in range(100):  # the route's handler runs while Playwright waits
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the filter change asked the server for nothing"
+    for route in held:
+        route.continue_()
+    page.unroute("**/console/api/datasets/**")
+    page.wait_for_url("**SourceRefContains=a.jpg**")
+    assert search.input_value() == "a.jpg"
+    assert search.evaluate("input => input === document.activeElement")
+    assert page.get_by_label("dog").is_checked()
+    assert shown_refs(page) == [ref("a.jpg")]
 
 
 def test_pages_follow_next_token(console: Server, page: Any) -> None:
