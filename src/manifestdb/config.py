@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from manifestdb.manifest.types import AWS_LIMITS, Limits
+from manifestdb.store.history import Retention
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -38,6 +39,15 @@ class Settings:
     thumbnail_cache_mb: int = 256  # the console's thumbnails on disk under data_dir (0: none)
     console_session_hours: float = 12.0  # how long a console login lasts (auth sigv4)
     secure_cookies: bool = False  # the session cookie is Secure (users come over HTTPS)
+    keep_versions: int = 0  # versions of history kept per dataset (0: every one)
+    keep_history_mb: float = 0.0  # megabytes of before-images kept per dataset (0: no limit)
+
+    def retention(self) -> Retention:
+        """How much history a job keeps when it writes a version (docs/history.md)."""
+        return Retention(
+            versions=self.keep_versions or None,
+            bytes=round(self.keep_history_mb * 1024 * 1024) if self.keep_history_mb else None,
+        )
 
     def store_url(self) -> str:
         """The database to use: `database_url`, else the embedded SQLite under `data_dir`."""

@@ -53,6 +53,9 @@ class JobKind(StrEnum):
     DISTRIBUTE = "distribute"  # DistributeDatasetEntries
     DELETE_DATASET = "delete_dataset"
     DELETE_PROJECT = "delete_project"
+    DELETE_ENTRIES = "delete_entries"  # manifestdb: DeleteDatasetEntries (history)
+    REVERT = "revert"  # manifestdb: RevertDatasetVersion (undo one version)
+    RESTORE = "restore"  # manifestdb: RestoreDatasetVersion (back to version N)
 
 
 STATUS_MESSAGES: dict[DatasetStatus, str] = {

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 
-from manifestdb.store import Store
+from manifestdb.store import Store, VersionStart
 
 ACCOUNT = "123456789012"
 _names = itertools.count(1)
+# A write as the next version of its dataset, by an update job.
+UPDATE = VersionStart(kind="update", caller=f"arn:aws:iam::{ACCOUNT}:root", job_id=None, now=0.0)
 
 
 def new_dataset(store: Store) -> int:
@@ -35,4 +37,5 @@ def new_dataset(store: Store) -> int:
             status_message_code="SUCCESS",
             created_at=0.0,
         )
+        tx.start_history(dataset.id, kind="created", caller=UPDATE.caller, now=0.0, summary={})
     return dataset.id

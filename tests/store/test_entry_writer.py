@@ -10,10 +10,10 @@ import orjson
 import psycopg
 import pytest
 from sqlalchemy import text
-from store_support import new_dataset
+from store_support import UPDATE, new_dataset
 
 from manifestdb.manifest import Entry, check_line
-from manifestdb.store import Store
+from manifestdb.store import Retention, Store
 from support.lines import image_line
 
 COUNT = 1700  # four batches of the writer
@@ -30,10 +30,11 @@ def _entries(version: str, count: int = COUNT) -> Iterator[Entry]:
 def _write(store: Store, dataset_id: int, entries: Iterator[Entry], fail: bool = False) -> None:
     batch = list(entries)
     with store.write() as tx:
-        writer = tx.entry_writer(dataset_id)
+        writer = tx.entry_writer(dataset_id, UPDATE)
         for start in range(0, len(batch), 500):
             writer.upsert(batch[start : start + 500])
         writer.finish()
+        writer.close_version({}, Retention())
         if fail:
             raise RuntimeError("the job fails after writing")
 
@@ -101,10 +102,11 @@ def test_replacements_look_rows_up_by_index_not_by_scanning_the_table(store: Sto
     )
     with store.write() as tx:
         before = tx.conn.execute(counters).one()
-        writer = tx.entry_writer(dataset_id)
+        writer = tx.entry_writer(dataset_id, UPDATE)
         for start in range(0, len(batch), 500):
             writer.upsert(batch[start : start + 500])
         writer.finish()
+        writer.close_version({}, Retention())
         after = tx.conn.execute(counters).one()
     scans, lookups = after[0] - before[0], after[1] - before[1]
     assert scans == 0, f"{scans} scans of the whole table"
@@ -147,10 +149,11 @@ def test_an_identical_line_is_counted_as_replaced_but_not_rewritten(store: Store
     changed = list(_entries("b", 800))
     batch = [same[n] if n % 2 else changed[n] for n in range(800)]
     with store.write() as tx:
-        writer = tx.entry_writer(dataset_id)
+        writer = tx.entry_writer(dataset_id, UPDATE)
         writer.upsert(batch[:500])
         writer.upsert(batch[500:])
         result = writer.finish()
+        writer.close_version({}, Retention())
     assert (result.added, result.replaced) == (0, 800)
     stored = _stored(store, dataset_id)
     for n, entry in enumerate(batch):
@@ -187,10 +190,11 @@ def test_only_the_bitmap_writes_are_prepared(store: Store) -> None:
     prepared = text("SELECT statement FROM pg_prepared_statements ORDER BY statement")
     for version in ("a", "b", "c"):  # b and c replace every label: bitmaps deleted too
         with store.write() as tx:
-            writer = tx.entry_writer(dataset_id)
+            writer = tx.entry_writer(dataset_id, UPDATE)
             for start in range(0, COUNT, 500):
                 writer.upsert(list(_entries(version))[start : start + 500])
             writer.finish()
+            writer.close_version({}, Retention())
             statements = tx.conn.execute(prepared).scalars().all()
         kinds = [statement.split()[0] + " " + statement.split()[2] for statement in statements]
         if version == "a":  # new labels only: nothing to delete yet

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import orjson
 import pytest
 from sqlalchemy import text
-from store_support import new_dataset
+from store_support import UPDATE, new_dataset
 
 from manifestdb.manifest import Entry, check_line
-from manifestdb.store import EntryFilter, Store
+from manifestdb.store import EntryFilter, Retention, Store
 from manifestdb.store.label_bits import CHUNK_BITS
 from support.lines import image_line
 
@@ -50,10 +50,11 @@ def _entries(labels: dict[int, tuple[str, ...]]) -> Iterator[Entry]:
 def _write(store: Store, dataset_id: int, labels: dict[int, tuple[str, ...]]) -> None:
     entries = list(_entries(labels))
     with store.write() as tx:
-        writer = tx.entry_writer(dataset_id)
+        writer = tx.entry_writer(dataset_id, UPDATE)
         for start in range(0, len(entries), 500):
             writer.upsert(entries[start : start + 500])
         writer.finish()
+        writer.close_version({}, Retention())
 
 
 def _walk(store: Store, dataset_id: int, filters: EntryFilter, page: int = 100) -> list[int]:

@@ -59,6 +59,24 @@ NoEngineHelper = Annotated[
         "it (slower on 2+ cores; for hosts that forbid starting processes).",
     ),
 ]
+KeepVersions = Annotated[
+    int,
+    typer.Option(
+        envvar="MANIFESTDB_KEEP_VERSIONS",
+        min=0,
+        help="Versions of history each dataset keeps; older ones are folded into the oldest "
+        "kept (0: keep every version).",
+    ),
+]
+KeepHistoryMb = Annotated[
+    float,
+    typer.Option(
+        envvar="MANIFESTDB_KEEP_HISTORY_MB",
+        min=0.0,
+        help="Megabytes of history (the lines versions replaced or removed) each dataset "
+        "keeps; older versions are folded (0: no limit).",
+    ),
+]
 LogLevel = Annotated[
     str, typer.Option(envvar="MANIFESTDB_LOG_LEVEL", help="debug, info, warning or error.")
 ]

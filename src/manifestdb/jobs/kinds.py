@@ -13,9 +13,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from manifestdb import objects
+from manifestdb.jobs import history
 from manifestdb.jobs.distribute import choose_test_entries, labeled_count
 from manifestdb.jobs.engine import chunked
-from manifestdb.jobs.steps import Lines, Rejected, Steps, close_job, finish_report, restore_entry
+from manifestdb.jobs.steps import (
+    Lines,
+    Rejected,
+    Steps,
+    close_job,
+    finish_report,
+    restore_entry,
+    version_start,
+)
 from manifestdb.manifest import distribute_terminal
 from manifestdb.states import DatasetStatus, JobKind, JobState, ProjectStatus
 from manifestdb.store import JobRecord, Tx
@@ -118,10 +127,11 @@ def _distribute(steps: Steps, job: JobRecord, rule: JobKindRule) -> None:
                 for seq, line, _ in batch
                 if seq in chosen
             ]
-            out = tx.entry_writer(train_id)
+            start = version_start(job, "distribute", started)
+            out = tx.entry_writer(train_id, start)
             out.remove([seq for seq, _ in moving])
             out_result = out.finish()
-            into = tx.entry_writer(test_id)
+            into = tx.entry_writer(test_id, start)
             moved = [restore_entry(line, n) for n, (_, line) in enumerate(moving, 1)]
             for batch in chunked(moved):
                 into.upsert(batch)
@@ -131,21 +141,44 @@ def _distribute(steps: Steps, job: JobRecord, rule: JobKindRule) -> None:
                 steps.complete(tx, dataset_id, rule.succeeded, now)
             report = {
                 "kind": "distribute",
+                "caller": start.caller,
                 "moved": len(moving),
                 "train_entries": out_result.total_entries,
                 "test_entries": in_result.total_entries,
             }
-            for dataset_id in (train_id, test_id):
+            retention = steps.settings.retention()
+            for dataset_id, writer, count in (
+                (train_id, out, {"removed": len(moving)}),
+                (test_id, into, {"added": in_result.added}),
+            ):
+                version = writer.close_version(dict(moved=len(moving), **count), retention)
                 tx.save_report(
                     dataset_id,
                     job.id,
                     "distribute",
                     now,
-                    finish_report(report, started, now, rule.succeeded),
+                    finish_report(dict(report, version=version), started, now, rule.succeeded),
                 )
             close_job(tx, job, JobState.DONE)
     except Rejected as rejected:
         steps.fail(job, [train_id, test_id], rule.rejected, rejected, started)
+
+
+def _outcomes(rule: JobKindRule) -> history.Outcomes:
+    assert rule.succeeded is not None and rule.rejected is not None
+    return (rule.succeeded, rule.rejected)
+
+
+def _revert(steps: Steps, job: JobRecord, rule: JobKindRule) -> None:
+    history.revert_version(steps, job, _outcomes(rule))
+
+
+def _restore(steps: Steps, job: JobRecord, rule: JobKindRule) -> None:
+    history.restore_version(steps, job, _outcomes(rule))
+
+
+def _delete_entries(steps: Steps, job: JobRecord, rule: JobKindRule) -> None:
+    history.delete_entries(steps, job, _outcomes(rule))
 
 
 def _delete_dataset(steps: Steps, job: JobRecord, rule: JobKindRule) -> None:
@@ -214,6 +247,33 @@ KINDS: dict[JobKind, JobKindRule] = {
             JobKind.DISTRIBUTE,
             _distribute,
             _train_and_test,
+            succeeded=DatasetStatus.UPDATE_COMPLETE,
+            rejected=DatasetStatus.UPDATE_FAILED,
+            broke=DatasetStatus.UPDATE_FAILED,
+            broke_message=APPLY_BROKE,
+        ),
+        JobKindRule(
+            JobKind.DELETE_ENTRIES,
+            _delete_entries,
+            _its_dataset,
+            succeeded=DatasetStatus.UPDATE_COMPLETE,
+            rejected=DatasetStatus.UPDATE_FAILED,
+            broke=DatasetStatus.UPDATE_FAILED,
+            broke_message=APPLY_BROKE,
+        ),
+        JobKindRule(
+            JobKind.REVERT,
+            _revert,
+            _its_dataset,
+            succeeded=DatasetStatus.UPDATE_COMPLETE,
+            rejected=DatasetStatus.UPDATE_FAILED,
+            broke=DatasetStatus.UPDATE_FAILED,
+            broke_message=APPLY_BROKE,
+        ),
+        JobKindRule(
+            JobKind.RESTORE,
+            _restore,
+            _its_dataset,
             succeeded=DatasetStatus.UPDATE_COMPLETE,
             rejected=DatasetStatus.UPDATE_FAILED,
             broke=DatasetStatus.UPDATE_FAILED,

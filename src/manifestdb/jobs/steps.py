@@ -12,7 +12,7 @@ from manifestdb.config import Settings
 from manifestdb.jobs.engine import EnginePool, HelperDied, LocalRead, ReadSummary, RemoteRead
 from manifestdb.manifest import Entry, Terminal, check_line, dataset_terminal, details
 from manifestdb.states import STATUS_MESSAGES, DatasetStatus, DatasetStatusMessageCode, JobState
-from manifestdb.store import JobRecord, Store, Tx
+from manifestdb.store import JobRecord, Store, Tx, VersionStart
 
 STATISTICS_SHARE = 10  # a job that wrote 1/10 of a dataset's entries refreshes planner statistics
 
@@ -96,12 +96,13 @@ class Steps:
         )
         try:
             with self.store.write() as tx:
-                writer = tx.entry_writer(dataset_id)
+                writer = tx.entry_writer(dataset_id, version_start(job, kind, started))
                 for batch in read.entries(chunks):
                     writer.upsert(batch)
                 result = writer.finish()
                 summary = read.summary
                 report = _reader_report(kind, summary)
+                report["caller"] = caller_of(job)
                 report.update(
                     added=result.added,
                     replaced=result.replaced,
@@ -129,6 +130,9 @@ class Steps:
                     raise Rejected(terminal, report)
                 now = time.time()
                 self.complete(tx, dataset_id, done, now)
+                report["version"] = writer.close_version(
+                    version_summary(report), self.settings.retention()
+                )
                 tx.save_report(
                     dataset_id, job.id, kind, now, finish_report(report, started, now, done)
                 )
@@ -178,6 +182,27 @@ class Steps:
                     dataset_id, job.id, job.kind, now, finish_report(report, started, now, status)
                 )
             close_job(tx, job, JobState.FAILED, rejected.terminal.status_message)
+
+
+UNKNOWN_CALLER = "unknown (the job was queued before manifestdb kept history)"
+
+
+def caller_of(job: JobRecord) -> str:
+    """Who asked for the job: the principal's ARN its params record."""
+    return str(job.params.get("caller") or UNKNOWN_CALLER)
+
+
+def version_start(job: JobRecord, kind: str, now: float) -> VersionStart:
+    """The version a job's change of a dataset becomes."""
+    return VersionStart(kind=kind, caller=caller_of(job), job_id=job.id, now=now)
+
+
+SUMMARY_KEYS = ("lines_read", "dropped_count", "added", "replaced", "removed", "moved")
+
+
+def version_summary(report: dict[str, Any]) -> dict[str, Any]:
+    """What a version keeps of its report: the counts (the report itself is kept apart)."""
+    return {key: report[key] for key in SUMMARY_KEYS if key in report}
 
 
 def restore_entry(line: str, line_number: int) -> Entry:

@@ -34,6 +34,10 @@ from manifestdb.store import DatasetRecord, EntryFilter, Tx
 COPYABLE = COMPLETE | {DatasetStatus.UPDATE_FAILED, DatasetStatus.UPDATE_IN_PROGRESS}
 
 
+# A new dataset's version 0: nothing in it yet.
+EMPTY_STATS = {"total_entries": 0, "labeled_entries": 0, "error_entries": 0, "total_labels": 0}
+
+
 class DatasetOperations(ServiceBase):
     def create_dataset(
         self,
@@ -100,19 +104,22 @@ class DatasetOperations(ServiceBase):
                 created_at=now,
             )
             tx.set_tags(arn, given_tags)
+            tx.start_history(
+                dataset.id, kind="created", caller=caller.principal, now=now, summary=EMPTY_STATS
+            )
             if manifest is not None:
                 tx.enqueue_job(
                     kind=JobKind.CREATE_MANIFEST,
                     dataset_id=dataset.id,
                     now=now,
-                    params={"s3_object": manifest},
+                    params={"s3_object": manifest, "caller": caller.principal},
                 )
             elif source_dataset is not None:
                 tx.enqueue_job(
                     kind=JobKind.CREATE_COPY,
                     dataset_id=dataset.id,
                     now=now,
-                    params={"source_dataset_id": source_dataset.id},
+                    params={"source_dataset_id": source_dataset.id, "caller": caller.principal},
                 )
         if not empty:
             self.job_queued()
@@ -176,7 +183,13 @@ class DatasetOperations(ServiceBase):
                     "Delete it and create it again."
                 )
             self._start_update(tx, dataset, now)
-            tx.enqueue_job(kind=JobKind.UPDATE, dataset_id=dataset.id, now=now, payload=payload)
+            tx.enqueue_job(
+                kind=JobKind.UPDATE,
+                dataset_id=dataset.id,
+                now=now,
+                payload=payload,
+                params={"caller": caller.principal},
+            )
         self.job_queued()
         return {}
 
@@ -279,7 +292,7 @@ class DatasetOperations(ServiceBase):
                 kind=JobKind.DISTRIBUTE,
                 dataset_id=train.id,
                 now=now,
-                params={"train_id": train.id, "test_id": test.id},
+                params={"train_id": train.id, "test_id": test.id, "caller": caller.principal},
             )
         self.job_queued()
         return {}

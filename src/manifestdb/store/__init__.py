@@ -14,8 +14,16 @@ from sqlalchemy import Connection
 from manifestdb.store.database import Database, create_database_engine, migrate
 from manifestdb.store.datasets import DatasetQueries
 from manifestdb.store.entries import EntryWriter, iter_entry_rows
+from manifestdb.store.history import (
+    Before,
+    HistoryQueries,
+    Overlay,
+    Retention,
+    VersionRecord,
+    VersionStart,
+)
 from manifestdb.store.jobs import JobQueries
-from manifestdb.store.listing import EntryFilter, entry_line, list_entry_page
+from manifestdb.store.listing import EntryFilter, entry_line, list_entry_page, list_entry_page_at
 from manifestdb.store.projects import ProjectQueries
 from manifestdb.store.records import (
     ApplyResult,
@@ -33,34 +41,49 @@ from manifestdb.store.tags import TagQueries
 
 __all__ = [
     "ApplyResult",
+    "Before",
     "Conflict",
     "DatasetRecord",
     "EntryFilter",
     "EntryPage",
+    "EntryWriter",
     "JobRecord",
     "LabelStats",
+    "Overlay",
     "ProjectRecord",
+    "Retention",
     "SessionRecord",
     "Store",
     "StoredEntry",
     "Tx",
+    "VersionRecord",
+    "VersionStart",
 ]
 
 
-class Tx(ProjectQueries, DatasetQueries, JobQueries, TagQueries, SessionQueries):
+class Tx(ProjectQueries, DatasetQueries, JobQueries, TagQueries, SessionQueries, HistoryQueries):
     """One transaction and every query the service may run in it."""
 
     def __init__(self, conn: Connection, dialect: str) -> None:
         self.conn = conn
         self.dialect = dialect
 
-    def entry_writer(self, dataset_id: int) -> EntryWriter:
-        return EntryWriter(self.conn, self.dialect, dataset_id)
+    def entry_writer(self, dataset_id: int, start: VersionStart) -> EntryWriter:
+        """A writer of the dataset's next version (`start`: its kind, caller and job)."""
+        return EntryWriter(self.conn, self.dialect, dataset_id, start)
 
     def entry_page(
         self, dataset_id: int, after: int, limit: int, filters: EntryFilter
     ) -> EntryPage:
         return list_entry_page(self.conn, self.dialect, dataset_id, after, limit, filters)
+
+    def entry_page_at(
+        self, overlay: Overlay, dataset_id: int, after: int, limit: int, filters: EntryFilter
+    ) -> EntryPage:
+        """A page of the dataset as it was at the overlay's version."""
+        return list_entry_page_at(
+            self.conn, self.dialect, overlay, dataset_id, after, limit, filters
+        )
 
     def entry_line(self, dataset_id: int, source_ref: str) -> str | None:
         return entry_line(self.conn, dataset_id, source_ref)

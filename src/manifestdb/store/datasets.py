@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from manifestdb.store.history import delete_history
 from manifestdb.store.records import Conflict, DatasetRecord, LabelStats
 from manifestdb.store.schema import (
     buckets,
@@ -131,6 +132,7 @@ class DatasetQueries:
             )
         for table in (entries, label_chunks, labels, buckets, update_reports):
             self.conn.execute(delete(table).where(table.c.dataset_id == dataset_id))
+        delete_history(self.conn, dataset_id)
         arn = select(datasets.c.arn).where(datasets.c.id == dataset_id).scalar_subquery()
         self.conn.execute(delete(tags).where(tags.c.arn == arn))
         self.conn.execute(delete(datasets).where(datasets.c.id == dataset_id))

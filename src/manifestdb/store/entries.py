@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 import psycopg
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
+from manifestdb.store.history import HistoryLog, Retention, VersionStart
 from manifestdb.store.label_bits import LabelBits
 from manifestdb.store.records import ApplyResult, StoredEntry
 from manifestdb.store.schema import buckets, datasets, entries, labels
-from manifestdb.store.sql import adapt, raw_rows
+from manifestdb.store.sql import adapt
+from manifestdb.store.stored import Stored, stored_entries
 
 BATCH = 500
 
@@ -37,7 +39,8 @@ _UPDATE_ENTRY = (
 # every source-ref up, rewrites the replaced rows found (by their ctid: no second index
 # lookup) and draws seqs for the new ones, in batch order; the new rows follow by COPY. Three
 # round trips a batch instead of five, no array parameter for psycopg to dump in Python, and
-# each stored row visited once: ~10% of a 5 MiB change into 1,000,000 entries.
+# each stored row visited once: ~10% of a 5 MiB change into 1,000,000 entries. The same
+# statement keeps what it changes in `entry_history` (the old lines never leave the server).
 _INCOMING_TABLE = (
     "CREATE TEMPORARY TABLE IF NOT EXISTS incoming_entries (n integer, source_ref text, "
     "bucket text, line text, labels text, is_labeled boolean, has_errors boolean) "
@@ -50,7 +53,8 @@ _MERGE_INCOMING = """\
 WITH found AS MATERIALIZED (
     SELECT i.n, e.tid, e.seq, e.line = i.line AS same, e.labels, e.is_labeled, e.has_errors,
         e.bucket, i.bucket AS new_bucket, i.line AS new_line, i.labels AS new_labels,
-        i.is_labeled AS new_is_labeled, i.has_errors AS new_has_errors
+        i.is_labeled AS new_is_labeled, i.has_errors AS new_has_errors, i.source_ref,
+        e.line AS old_line
     FROM incoming_entries i LEFT JOIN LATERAL (
         SELECT ctid AS tid, seq, line, labels, is_labeled, has_errors, bucket FROM entries
         WHERE dataset_id = %s AND source_ref = i.source_ref OFFSET 0
@@ -59,6 +63,11 @@ WITH found AS MATERIALIZED (
     UPDATE entries e SET bucket = f.new_bucket, line = f.new_line, labels = f.new_labels,
         is_labeled = f.new_is_labeled, has_errors = f.new_has_errors
     FROM found f WHERE e.ctid = f.tid AND NOT f.same
+), kept AS (
+    INSERT INTO entry_history (dataset_id, source_ref, version, seq, line, labels, is_labeled,
+        has_errors, bucket)
+    SELECT %s, f.source_ref, %s, f.seq, f.old_line, f.labels, f.is_labeled, f.has_errors, f.bucket
+    FROM found f WHERE f.tid IS NULL OR NOT f.same
 )
 SELECT n, seq, same, labels, is_labeled, has_errors, bucket FROM found WHERE tid IS NOT NULL
 UNION ALL
@@ -74,21 +83,6 @@ _FTS_INSERT = "INSERT INTO entries_fts(rowid, source_ref) VALUES (?, ?)"
 _FTS_DELETE = "INSERT INTO entries_fts(entries_fts, rowid, source_ref) VALUES ('delete', ?, ?)"
 
 
-_STORED_COLUMNS = "seq, source_ref, line, labels, is_labeled, has_errors, bucket"
-
-
-class _Stored(NamedTuple):
-    """A stored entry, as much of it as replacing or removing it needs."""
-
-    seq: int
-    source_ref: str
-    line: str
-    labels: dict[str, int]  # {label: valid box count}
-    is_labeled: bool
-    has_errors: bool
-    bucket: str
-
-
 def _stored_values(entry: StoredEntry) -> tuple[Any, ...]:
     """The columns an entry is stored with, in the order of the INSERT/UPDATE statements."""
     return (
@@ -102,9 +96,12 @@ def _stored_values(entry: StoredEntry) -> tuple[Any, ...]:
 
 
 class EntryWriter:
-    """Merges entries into one dataset; `finish` writes the counters (one transaction)."""
+    """Merges entries into one dataset as its next version; `finish` writes the counters and
+    `close_version` the version (one transaction)."""
 
-    def __init__(self, conn: Connection, dialect: str, dataset_id: int) -> None:
+    def __init__(
+        self, conn: Connection, dialect: str, dataset_id: int, start: VersionStart
+    ) -> None:
         self.conn = conn
         self.dialect = dialect
         self.dataset_id = dataset_id
@@ -117,6 +114,8 @@ class EntryWriter:
         self.was_empty = not conn.execute(
             select(datasets.c.total_entries).where(datasets.c.id == dataset_id)
         ).scalar()
+        # What the entries were before this writer changed them: the dataset's next version.
+        self.history = HistoryLog(conn, dialect, dataset_id, start, starts_empty=self.was_empty)
         self.label_bits = LabelBits(conn, dialect, dataset_id)
         self.label_delta: dict[str, list[int]] = {}
         self.bucket_delta: dict[str, int] = {}
@@ -142,36 +141,104 @@ class EntryWriter:
         seqs = iter(self._new_seqs(sum(entry.source_ref not in existing for entry in batch)))
         new_rows: list[tuple[Any, ...]] = []
         changed_rows: list[tuple[Any, ...]] = []
+        history = self.history
         for entry in batch:
             old = existing.get(entry.source_ref)
             if old is None:
                 seq = next(seqs)
                 self._added(entry, seq)
                 new_rows.append((seq, self.dataset_id, *_stored_values(entry)))
+                history.absent(entry.source_ref)
             elif self._replaced(entry, old, old.line == entry.line):
                 changed_rows.append((*_stored_values(entry)[1:], old.seq, self.dataset_id))
+                history.before(old)
         if changed_rows:
             self._run(_UPDATE_ENTRY, changed_rows)
         if new_rows:
-            if self.dialect == "sqlite":
-                self._run(_INSERT_ENTRY, new_rows)
-                self.conn.exec_driver_sql(_FTS_INSERT, [(row[0], row[2]) for row in new_rows])
-            else:
-                self._copy(_COPY_ENTRIES, new_rows)
+            self._insert(new_rows)
+        history.flush()
 
-    def remove(self, seqs: Sequence[int]) -> None:
-        """Take entries out of the dataset (DistributeDatasetEntries moves them)."""
+    def remove(self, seqs: Sequence[int]) -> int:
+        """Take entries out of the dataset (DistributeDatasetEntries moves them, a deletion
+        deletes them); how many there were."""
         self._settle()
+        removed = 0
         for start in range(0, len(seqs), BATCH):
-            chunk = list(seqs[start : start + BATCH])
-            olds = self._stored("seq", chunk)
-            for old in olds:
-                self._count_out(old)
-                self.delta_total -= 1
-                self.label_bits.remove(old.labels, old.seq)
-            if self.dialect == "sqlite" and olds:
-                self.conn.exec_driver_sql(_FTS_DELETE, [(old.seq, old.source_ref) for old in olds])
-            self.conn.execute(delete(entries).where(entries.c.seq.in_(chunk)))
+            removed += self._remove(
+                stored_entries(
+                    self.conn, self.dialect, self.dataset_id, "seq", seqs[start : start + BATCH]
+                )
+            )
+        return removed
+
+    def remove_refs(self, source_refs: Sequence[str]) -> int:
+        """Take the entries of these source-refs out; how many of them there were."""
+        self._settle()
+        removed = 0
+        for start in range(0, len(source_refs), BATCH):
+            removed += self._remove(
+                stored_entries(
+                    self.conn,
+                    self.dialect,
+                    self.dataset_id,
+                    "source_ref",
+                    source_refs[start : start + BATCH],
+                )
+            )
+        return removed
+
+    def put(self, targets: Sequence[tuple[str, int | None, StoredEntry | None]]) -> None:
+        """Make each (source-ref, seq, entry) what it says: the entry, kept under the seq it
+        had (a revert gives an entry back its place), or, where `entry` is None, no entry."""
+        self._settle()
+        for start in range(0, len(targets), BATCH):
+            batch = targets[start : start + BATCH]
+            existing = self._existing([ref for ref, _, _ in batch])
+            gone: list[Stored] = []
+            new_rows: list[tuple[Any, ...]] = []
+            changed_rows: list[tuple[Any, ...]] = []
+            for ref, seq, entry in batch:
+                old = existing.get(ref)
+                if entry is None:
+                    if old is not None:
+                        gone.append(old)
+                elif old is None:
+                    assert seq is not None, f"{ref}: an entry to restore needs its seq"
+                    self._added(entry, seq)
+                    new_rows.append((seq, self.dataset_id, *_stored_values(entry)))
+                    self.history.absent(ref)
+                elif self._replaced(entry, old, old.line == entry.line):
+                    changed_rows.append((*_stored_values(entry)[1:], old.seq, self.dataset_id))
+                    self.history.before(old)
+            self._remove(gone)
+            if changed_rows:
+                self._run(_UPDATE_ENTRY, changed_rows)
+            if new_rows:
+                self._insert(new_rows)
+            self.history.flush()
+
+    def close_version(self, summary: dict[str, Any], retention: Retention) -> int:
+        """Record this writer's change as the dataset's next version (with `summary`, the
+        counts of its report), and fold history older than `retention` keeps; its number."""
+        self._settle()
+        stats = self.conn.execute(
+            select(
+                datasets.c.total_entries,
+                datasets.c.labeled_entries,
+                datasets.c.error_entries,
+                datasets.c.total_labels,
+            ).where(datasets.c.id == self.dataset_id)
+        ).one()
+        return self.history.close(
+            dict(
+                summary,
+                total_entries=stats[0],
+                labeled_entries=stats[1],
+                error_entries=stats[2],
+                total_labels=stats[3],
+            ),
+            retention,
+        )
 
     def finish(self) -> ApplyResult:
         """Write the label index and the label, bucket and dataset counters; say what the
@@ -218,6 +285,28 @@ class EntryWriter:
 
     # -- helpers -------------------------------------------------------------------------------
 
+    def _remove(self, olds: Sequence[Stored]) -> int:
+        for old in olds:
+            self._count_out(old)
+            self.delta_total -= 1
+            self.label_bits.remove(old.labels, old.seq)
+            self.history.before(old)
+        if not olds:
+            return 0
+        if self.dialect == "sqlite":
+            self.conn.exec_driver_sql(_FTS_DELETE, [(old.seq, old.source_ref) for old in olds])
+        self.conn.execute(delete(entries).where(entries.c.seq.in_([old.seq for old in olds])))
+        self.history.flush()
+        self.result.removed += len(olds)
+        return len(olds)
+
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        if self.dialect == "sqlite":
+            self._run(_INSERT_ENTRY, rows)
+            self.conn.exec_driver_sql(_FTS_INSERT, [(row[0], row[2]) for row in rows])
+        else:
+            self._copy(_COPY_ENTRIES, rows)
+
     def _added(self, entry: StoredEntry, seq: int) -> None:
         """Count a new entry in."""
         self.label_bits.add(entry.labels, seq)
@@ -225,7 +314,7 @@ class EntryWriter:
         self.result.added += 1
         self._count_in(entry)
 
-    def _replaced(self, entry: StoredEntry, old: _Stored, same: bool) -> bool:
+    def _replaced(self, entry: StoredEntry, old: Stored, same: bool) -> bool:
         """Count a replacement; whether its row must be rewritten (an identical line is not)."""
         self.result.replaced += 1
         if same:
@@ -270,7 +359,10 @@ class EntryWriter:
         with pipeline, dbapi.cursor() as around, dbapi.cursor() as merge:
             for statement in _BEFORE_MERGE:
                 around.execute(statement)
-            merge.execute(_MERGE_INCOMING, (int(self.dataset_id),))
+            merge.execute(
+                _MERGE_INCOMING,
+                (int(self.dataset_id), int(self.dataset_id), self.history.version),
+            )
             for statement in _AFTER_MERGE:
                 around.execute(statement)
             self._settle()
@@ -298,7 +390,7 @@ class EntryWriter:
                 self._added(entry, seqs[n])
                 continue
             # (its line is not read back: the statement compared it)
-            old = _Stored(
+            old = Stored(
                 seq, entry.source_ref, "", loads(stored_labels), is_labeled, has_errors, bucket
             )
             self._replaced(entry, old, same)
@@ -328,35 +420,14 @@ class EntryWriter:
         )
         return sorted(row[0] for row in rows)
 
-    def _existing(self, source_refs: list[str]) -> dict[str, _Stored]:
+    def _existing(self, source_refs: list[str]) -> dict[str, Stored]:
         """The stored entries of these source-refs, by source-ref."""
-        return {old.source_ref: old for old in self._stored("source_ref", source_refs)}
-
-    def _stored(self, column: str, values: Sequence[Any]) -> list[_Stored]:
-        """What the counters need of the dataset's entries whose `column` is in `values`."""
-        if self.dialect == "postgresql":
-            # One unique-key lookup per value, planned as such whatever the statistics say: a
-            # table never analyzed (mid-create, or autovacuum off) made `IN (...)` scan the
-            # dataset's (dataset_id, seq) index instead, for every batch.
-            element = "bigint" if column == "seq" else "text"
-            sql = (
-                f"SELECT {_STORED_COLUMNS} FROM unnest(?::{element}[]) AS wanted(value) "
-                "CROSS JOIN LATERAL (SELECT * FROM entries "
-                f"WHERE dataset_id = ? AND {column} = wanted.value OFFSET 0) AS e"
+        return {
+            old.source_ref: old
+            for old in stored_entries(
+                self.conn, self.dialect, self.dataset_id, "source_ref", source_refs
             )
-            params: tuple[Any, ...] = (list(values), self.dataset_id)
-        else:
-            marks = ", ".join("?" for _ in values)
-            sql = (
-                f"SELECT {_STORED_COLUMNS} FROM entries "
-                f"WHERE dataset_id = ? AND {column} IN ({marks})"
-            )
-            params = (self.dataset_id, *values)
-        loads = orjson.loads
-        return [
-            _Stored(seq, ref, line, loads(labels), bool(labeled), bool(errors), bucket)
-            for seq, ref, line, labels, labeled, errors, bucket in raw_rows(self.conn, sql, params)
-        ]
+        }
 
     def _count_in(self, entry: StoredEntry) -> None:
         self.delta_labeled += entry.is_labeled
@@ -367,7 +438,7 @@ class EntryWriter:
             delta[0] += 1
             delta[1] += boxes > 0
 
-    def _count_out(self, old: _Stored) -> None:
+    def _count_out(self, old: Stored) -> None:
         self.delta_labeled -= bool(old.is_labeled)
         self.delta_errors -= bool(old.has_errors)
         self.bucket_delta[old.bucket] = self.bucket_delta.get(old.bucket, 0) - 1

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
+from manifestdb.store.history import Before, Overlay
 from manifestdb.store.label_bits import SHIFT, bit_positions, chunk_of
 from manifestdb.store.records import EntryPage
 from manifestdb.store.sql import false, raw_rows, true
@@ -117,22 +118,75 @@ def list_entry_page(
     conn: Connection, dialect: str, dataset_id: int, after: int, limit: int, filters: EntryFilter
 ) -> EntryPage:
     """Up to `limit` lines after seq `after`; `last_seq` is set when more lines follow."""
-    if _holds_nul(filters):
-        # No stored source-ref or label holds a NUL (the manifest engine refuses them, and
-        # PostgreSQL text cannot hold one), so nothing matches: answered without a query.
-        return EntryPage([], None)
-    query = _Query(conn, dialect, dataset_id, filters)
-    trigrams = filters.contains is not None and len(filters.contains) >= 3
-    if trigrams and dialect == "sqlite":
-        rows = _by_fts(query, after, limit + 1)
-    elif filters.labels and not trigrams:
-        rows = _by_labels(query, after, limit + 1)
-    else:
-        rows = _by_entries(query, after, limit + 1)
+    return _page(_entry_rows(conn, dialect, dataset_id, after, limit + 1, filters), limit)
+
+
+def _page(rows: list[Any], limit: int) -> EntryPage:
     if len(rows) > limit:
         rows = rows[:limit]
         return EntryPage([row[1] for row in rows], rows[-1][0])
     return EntryPage([row[1] for row in rows], None)
+
+
+def _entry_rows(
+    conn: Connection, dialect: str, dataset_id: int, after: int, limit: int, filters: EntryFilter
+) -> list[Any]:
+    """Up to `limit` (seq, line) rows after seq `after`, in seq order."""
+    if _holds_nul(filters):
+        # No stored source-ref or label holds a NUL (the manifest engine refuses them, and
+        # PostgreSQL text cannot hold one), so nothing matches: answered without a query.
+        return []
+    query = _Query(conn, dialect, dataset_id, filters)
+    trigrams = filters.contains is not None and len(filters.contains) >= 3
+    if trigrams and dialect == "sqlite":
+        return _by_fts(query, after, limit)
+    if filters.labels and not trigrams:
+        return _by_labels(query, after, limit)
+    return _by_entries(query, after, limit)
+
+
+def list_entry_page_at(
+    conn: Connection,
+    dialect: str,
+    overlay: Overlay,
+    dataset_id: int,
+    after: int,
+    limit: int,
+    filters: EntryFilter,
+) -> EntryPage:
+    """A page of the dataset at the overlay's version: today's entries that no later version
+    changed, merged in seq order with the overlay's entries that pass the filters."""
+    if _holds_nul(filters):
+        return EntryPage([], None)
+    want = limit + 1
+    then = [
+        (before.seq, before.line)
+        for before in overlay.existing
+        if (before.seq or 0) > after and _passes(before, filters)
+    ][:want]
+    now: list[Any] = []
+    if not overlay.base_empty:
+        hidden = overlay.hidden_seqs
+        cursor = after
+        while len(now) < want:
+            rows = _entry_rows(conn, dialect, dataset_id, cursor, want, filters)
+            now.extend(row for row in rows if row[0] not in hidden)
+            if len(rows) < want:
+                break
+            cursor = rows[-1][0]
+    merged = sorted([*then, *now[:want]], key=lambda row: row[0])
+    return _page(merged, limit)
+
+
+def _passes(before: Before, filters: EntryFilter) -> bool:
+    """Does an entry of the overlay pass the filters (as ListDatasetEntries applies them)?"""
+    if filters.labels and not any(label in before.labels for label in filters.labels):
+        return False
+    if filters.labeled is not None and before.is_labeled != filters.labeled:
+        return False
+    if filters.has_errors is not None and before.has_errors != filters.has_errors:
+        return False
+    return filters.contains is None or filters.contains in before.source_ref
 
 
 def _holds_nul(filters: EntryFilter) -> bool:

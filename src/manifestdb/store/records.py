@@ -89,6 +89,7 @@ class ApplyResult:
 
     added: int = 0
     replaced: int = 0
+    removed: int = 0
     labels_added: list[str] = field(default_factory=list)
     labels_removed: list[str] = field(default_factory=list)
     total_entries: int = 0

@@ -202,6 +202,45 @@ console_sessions = Table(
     Column("expires_at", Float, nullable=False),
 )
 
+# The versions of a dataset (issue 18, docs/history.md): version 0 is its start (created empty,
+# or its state when history began, migration 0012); each applied create, update, distribution,
+# deletion of entries or revert is the next one. `starts_empty`: the dataset held nothing before
+# it, so the version keeps no before-images (a create writes no history rows).
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("dataset_id", Integer, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("caller", Text, nullable=False),  # the principal's ARN (the account's root, auth off)
+    Column("job_id", Integer),
+    Column("starts_empty", Boolean, nullable=False),
+    Column("changed", Integer, nullable=False),  # before-images kept
+    Column("history_bytes", BigInteger, nullable=False),  # their size
+    Column("summary", Text, nullable=False),  # JSON: the counts of its report, the stats after
+    sqlite_with_rowid=False,
+)
+
+# What each entry a version changed was before it: its line, labels and flags, or nothing
+# (`line` NULL: it did not exist; `seq` then NULL too). Written by the job that made the change,
+# in its transaction. Keyed for "the first change of this source-ref after version N".
+entry_history = Table(
+    "entry_history",
+    metadata,
+    Column("dataset_id", Integer, nullable=False),
+    Column("source_ref", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("seq", BigInteger().with_variant(Integer, "sqlite")),
+    Column("line", Text),
+    Column("labels", Text),
+    Column("is_labeled", Boolean),
+    Column("has_errors", Boolean),
+    Column("bucket", Text),
+    UniqueConstraint("dataset_id", "source_ref", "version", name="uq_entry_history"),
+    Index("ix_entry_history_version", "dataset_id", "version"),
+)
+
 # SQLite only: a trigram index over source-refs for SourceRefContains (created by migration).
 SQLITE_FTS_DDL = (
     "CREATE VIRTUAL TABLE entries_fts USING fts5("
