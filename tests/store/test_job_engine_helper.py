@@ -161,17 +161,23 @@ def test_a_helper_dying_mid_job_has_the_job_applied_in_its_thread(
     applier = JobApplier(store, Settings(limits=AWS_LIMITS), pool)
     dataset_id = new_dataset(store)
     original = applier._store_lines
+    original_read = pool.read
     calls = []
 
     def store_lines(*args: Any) -> None:
         calls.append(args[-1])
-        engines = args[-1]
-        if engines is not None:
-            pool.warm()
-            os.kill(pool._idle[-1].process.pid, signal.SIGKILL)
         original(*args)
 
+    def read(limits: Any, is_manifest: bool) -> Any:
+        # The helper handed to the job dies before it reads a byte. (Killed before the hand-out,
+        # the pool could see it dead and spawn another: the job then read with a live helper.)
+        remote = original_read(limits, is_manifest)
+        os.kill(remote.helper.process.pid, signal.SIGKILL)
+        remote.helper.process.wait(5)
+        return remote
+
     applier._store_lines = store_lines  # type: ignore[method-assign]
+    pool.read = read  # type: ignore[method-assign]
     for _ in range(EnginePool.MAX_FAILURES):
         _apply(store, applier, dataset_id, _change(300, 10))
     assert calls.count(None) == EnginePool.MAX_FAILURES  # each job finished in its own thread
