@@ -14,6 +14,8 @@ from manifestdb.commands.export import export_command
 from manifestdb.commands.options import (
     DatabaseUrl,
     JobDelay,
+    KeepHistoryMb,
+    KeepVersions,
     LeaseSeconds,
     LimitProfile,
     LocalBuckets,
@@ -89,6 +91,8 @@ def serve(
     ] = False,
     lease_seconds: LeaseSeconds = 30.0,
     no_engine_helper: NoEngineHelper = False,
+    keep_versions: KeepVersions = 0,
+    keep_history_mb: KeepHistoryMb = 0.0,
     auth: Annotated[
         str,
         typer.Option(
@@ -185,6 +189,8 @@ def serve(
         thumbnail_cache_mb=thumbnail_cache_mb,
         console_session_hours=console_session_hours,
         secure_cookies=secure_cookies,
+        keep_versions=keep_versions,
+        keep_history_mb=keep_history_mb,
     )
     try:
         try:

@@ -11,6 +11,8 @@ import typer
 from manifestdb.commands.options import (
     DatabaseUrl,
     JobDelay,
+    KeepHistoryMb,
+    KeepVersions,
     LeaseSeconds,
     LimitProfile,
     LocalBuckets,
@@ -38,6 +40,8 @@ def worker_command(
     lease_seconds: LeaseSeconds = 30.0,
     log_level: LogLevel = "info",
     no_engine_helper: NoEngineHelper = False,
+    keep_versions: KeepVersions = 0,
+    keep_history_mb: KeepHistoryMb = 0.0,
 ) -> None:
     """Apply queued creates, updates, distributions and deletions; stop on SIGTERM or Ctrl-C."""
     import logging
@@ -58,6 +62,8 @@ def worker_command(
         job_delay=job_delay,
         lease_seconds=lease_seconds,
         log_level=log_level,
+        keep_versions=keep_versions,
+        keep_history_mb=keep_history_mb,
         engine_helper=not no_engine_helper,
     )
     store = Store(settings.store_url())

@@ -8,6 +8,7 @@ from typing import Any
 from manifestdb.service.context import Caller
 from manifestdb.service.datasets import DatasetOperations
 from manifestdb.service.edits import EditOperations
+from manifestdb.service.history import HistoryOperations
 from manifestdb.service.images import ImageOperations
 from manifestdb.service.projects import ProjectOperations
 from manifestdb.service.reports import ReportOperations
@@ -30,6 +31,21 @@ OPERATIONS = {
     "ListTagsForResource": "list_tags_for_resource",
 }
 
+# manifestdb's own operations, served under /_manifestdb/history/ (docs/history.md).
+HISTORY_OPERATIONS = {
+    name: _name
+    for name, _name in (
+        ("ListDatasetVersions", "list_dataset_versions"),
+        ("DescribeDatasetVersion", "describe_dataset_version"),
+        ("ListDatasetEntriesAtVersion", "list_dataset_entries_at_version"),
+        ("ListDatasetLabelsAtVersion", "list_dataset_labels_at_version"),
+        ("DiffDatasetVersions", "diff_dataset_versions"),
+        ("RevertDatasetVersion", "revert_dataset_version"),
+        ("RestoreDatasetVersion", "restore_dataset_version"),
+        ("DeleteDatasetEntries", "delete_dataset_entries"),
+    )
+}
+
 
 def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
@@ -43,11 +59,13 @@ class Service(
     ImageOperations,
     SessionOperations,
     EditOperations,
+    HistoryOperations,
 ):
     """Every operation this server implements, dispatched by the model's operation name."""
 
     def handler(self, operation: str) -> Callable[..., dict[str, Any]]:
-        method: Callable[..., dict[str, Any]] = getattr(self, OPERATIONS[operation])
+        name = OPERATIONS.get(operation) or HISTORY_OPERATIONS[operation]
+        method: Callable[..., dict[str, Any]] = getattr(self, name)
         return method
 
     def call(
@@ -59,4 +77,4 @@ class Service(
         return self.handler(operation)(caller, **kwargs, **conditions)
 
 
-__all__ = ["OPERATIONS", "Caller", "Service"]
+__all__ = ["HISTORY_OPERATIONS", "OPERATIONS", "Caller", "Service"]

@@ -56,6 +56,18 @@ class ServiceBase:
         return dataset
 
     @staticmethod
+    def start_update(tx: Tx, dataset: DatasetRecord, now: float) -> None:
+        """The dataset is busy with a job that changes its entries (UpdateDatasetEntries'
+        status machine)."""
+        tx.set_dataset_status(
+            dataset.id,
+            DatasetStatus.UPDATE_IN_PROGRESS,
+            STATUS_MESSAGES[DatasetStatus.UPDATE_IN_PROGRESS],
+            DatasetStatusMessageCode.SUCCESS,
+            now,
+        )
+
+    @staticmethod
     def start_delete(tx: Tx, dataset: DatasetRecord, now: float) -> None:
         tx.set_dataset_status(
             dataset.id,

@@ -28,7 +28,7 @@ from manifestdb.states import (
     JobKind,
     ProjectStatus,
 )
-from manifestdb.store import DatasetRecord, EntryFilter, Tx
+from manifestdb.store import DatasetRecord, EntryFilter
 
 # A failed or running update leaves the source's entries whole: a copy takes them as they are.
 COPYABLE = COMPLETE | {DatasetStatus.UPDATE_FAILED, DatasetStatus.UPDATE_IN_PROGRESS}
@@ -148,7 +148,7 @@ class DatasetOperations(ServiceBase):
         now = self.now()
         with self.store.write() as tx:
             dataset = self.dataset_for(tx, caller, dataset_arn, lock=True)
-            _refuse_busy(dataset, "deleted")
+            refuse_busy(dataset, "deleted")
             self.start_delete(tx, dataset, now)
             tx.enqueue_job(
                 kind=JobKind.DELETE_DATASET,
@@ -172,7 +172,7 @@ class DatasetOperations(ServiceBase):
         now = self.now()
         with self.store.write() as tx:
             dataset = self.dataset_for(tx, caller, dataset_arn, lock=True)
-            _refuse_busy(dataset, "updated")
+            refuse_busy(dataset, "updated")
             if expected_lines:
                 # Under the dataset's lock and not busy: no job can change a line until commit.
                 stored = {ref: tx.entry_line(dataset.id, ref) for ref in expected_lines}
@@ -182,7 +182,7 @@ class DatasetOperations(ServiceBase):
                     "The dataset could not be created (CREATE_FAILED), so it cannot be updated. "
                     "Delete it and create it again."
                 )
-            self._start_update(tx, dataset, now)
+            self.start_update(tx, dataset, now)
             tx.enqueue_job(
                 kind=JobKind.UPDATE,
                 dataset_id=dataset.id,
@@ -287,7 +287,7 @@ class DatasetOperations(ServiceBase):
                     "TRAIN entries into it."
                 )
             for dataset in (train, test):
-                self._start_update(tx, dataset, now)
+                self.start_update(tx, dataset, now)
             tx.enqueue_job(
                 kind=JobKind.DISTRIBUTE,
                 dataset_id=train.id,
@@ -297,17 +297,8 @@ class DatasetOperations(ServiceBase):
         self.job_queued()
         return {}
 
-    def _start_update(self, tx: Tx, dataset: DatasetRecord, now: float) -> None:
-        tx.set_dataset_status(
-            dataset.id,
-            DatasetStatus.UPDATE_IN_PROGRESS,
-            STATUS_MESSAGES[DatasetStatus.UPDATE_IN_PROGRESS],
-            DatasetStatusMessageCode.SUCCESS,
-            now,
-        )
 
-
-def _refuse_busy(dataset: DatasetRecord, doing: str) -> None:
+def refuse_busy(dataset: DatasetRecord, doing: str) -> None:
     if dataset.status in BUSY:
         raise ResourceInUseException(
             f"The dataset is {dataset.status} and cannot be {doing} now. Wait until "

@@ -2,7 +2,8 @@
 
 Routes, each a handler behind the one request pipeline (`wire.pipeline`): `POST /` (every
 operation, by `X-Amz-Target`; `wire.api`), `GET /_manifestdb/health` (`wire.health`) and
-`GET /_manifestdb/datasets/{dataset ARN}/updates` (update reports; `wire.reports`), and the web
+`GET /_manifestdb/datasets/{dataset ARN}/updates` (update reports; `wire.reports`),
+`POST /_manifestdb/history/{Operation}` (history; `wire.history`), and the web
 console's routes under `/console/` with `GET /` redirecting there (`console.routes`).
 """
 
@@ -28,6 +29,7 @@ from manifestdb.store import Store
 from manifestdb.wire.api import Api, logged_operation
 from manifestdb.wire.auth import Authenticator
 from manifestdb.wire.health import health_handler
+from manifestdb.wire.history import history_handler, history_operation
 from manifestdb.wire.pipeline import Pipeline
 from manifestdb.wire.protocol import Protocol
 from manifestdb.wire.reports import updates_handler
@@ -76,6 +78,11 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             "/_manifestdb/datasets/{arn:path}/updates",
             pipeline.endpoint("ListUpdateReports", updates_handler(settings, service, auth)),
             methods=["GET"],
+        ),
+        Route(
+            "/_manifestdb/history/{operation}",
+            pipeline.endpoint(history_operation, history_handler(settings, service, auth)),
+            methods=["POST"],
         ),
         *Console(service, protocol, auth, Sessions(service, auth, settings)).routes(pipeline),
     ]

@@ -12,7 +12,8 @@ Elements manifestdb cannot evaluate exactly (`Condition`, `Principal`, policy va
 half applied.
 
 `PERMISSIONS` maps each operation and its parameters to the `rekognition:<Operation>` actions it
-needs and the resource ARN each is checked on, as in AWS's service authorization reference.
+needs and the resource ARN each is checked on, as in AWS's service authorization reference;
+manifestdb's own operations (history) need `manifestdb:<Operation>` actions.
 """
 
 from __future__ import annotations
@@ -237,13 +238,28 @@ PERMISSIONS: dict[str, Callable[[Caller, Mapping[str, Any]], list[Permission]]] 
     "TagResource": _on("TagResource", "ResourceArn"),
     "UntagResource": _on("UntagResource", "ResourceArn"),
     "ListTagsForResource": _on("ListTagsForResource", "ResourceArn"),
+    # manifestdb's own operations (history, docs/history.md): actions of the manifestdb
+    # namespace, checked on the dataset's ARN.
+    **{
+        operation: _on(f"manifestdb:{operation}", "DatasetArn")
+        for operation in (
+            "ListDatasetVersions",
+            "DescribeDatasetVersion",
+            "ListDatasetEntriesAtVersion",
+            "ListDatasetLabelsAtVersion",
+            "DiffDatasetVersions",
+            "RevertDatasetVersion",
+            "RestoreDatasetVersion",
+            "DeleteDatasetEntries",
+        )
+    },
 }
 
 
 def check_permissions(policy: Policy, principal: str, needed: Iterable[Permission]) -> None:
     """AccessDeniedException, in AWS's words, for the first permission the policy does not give."""
     for operation, resource in needed:
-        action = f"rekognition:{operation}"
+        action = operation if ":" in operation else f"rekognition:{operation}"
         decision = policy.evaluate(action, resource)
         if decision is Decision.ALLOWED:
             continue
