@@ -8,8 +8,20 @@ from typing import Any
 
 import orjson
 
+from manifestdb.client import HistoryClient
+from manifestdb.harness.process import CLIENT_REGION, PLACEHOLDER_KEY
 from support.lines import box_line, image_line, manifest
-from support.server import all_entries, wait_for_status
+from support.server import Server, all_entries, wait_for_status
+
+
+def history_client(
+    server: Server, key: str = PLACEHOLDER_KEY, secret: str = PLACEHOLDER_KEY
+) -> HistoryClient:
+    """The history client of a server (by default with the placeholder keys of auth off)."""
+    return HistoryClient(
+        server.url, region=CLIENT_REGION, aws_access_key_id=key, aws_secret_access_key=secret
+    )
+
 
 FILTERS: list[dict[str, Any]] = [
     {},
