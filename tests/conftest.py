@@ -44,6 +44,7 @@ TESTS_OF: dict[str, tuple[str, ...]] = {
         "tests/cli/test_validate.py",
         "tests/formats/test_formats_convert_command.py",
         "tests/cluster/test_cluster.py",
+        "tests/history/test_history_cli.py",
     ),
     "console": ("tests/console", "tests/wire/test_pipeline.py"),
     "harness": ("tests/harness", "tests/toolkit/test_pytest_plugin.py"),

@@ -11,6 +11,12 @@ import typer
 
 from manifestdb.commands.convert import convert_command
 from manifestdb.commands.export import export_command
+from manifestdb.commands.history import (
+    delete_entries_command,
+    diff_command,
+    revert_command,
+    versions_command,
+)
 from manifestdb.commands.options import (
     DatabaseUrl,
     JobDelay,
@@ -40,6 +46,10 @@ app.command("push")(push_command)
 app.command("export")(export_command)
 app.command("worker")(worker_command)
 app.command("migrate")(migrate_command)
+app.command("versions")(versions_command)
+app.command("diff")(diff_command)
+app.command("revert")(revert_command)
+app.command("delete-entries")(delete_entries_command)
 
 
 def _version(value: bool) -> None:

@@ -116,6 +116,14 @@ def export_command(
         str | None,
         typer.Option(help="The s3:// prefix that --images mirrors."),
     ] = None,
+    version: Annotated[
+        int | None,
+        typer.Option(
+            "--version",
+            min=0,
+            help="The dataset as it was at this version (`manifestdb versions` lists them).",
+        ),
+    ] = None,
     endpoint_url: EndpointOption = None,
     profile: ProfileOption = None,
     region: RegionOption = None,
@@ -133,8 +141,15 @@ def export_command(
     if source_ref_contains is not None:
         filters["SourceRefContains"] = source_ref_contains
     with reported_errors("export"):
-        client = rekognition_client(endpoint_url, profile, region)
-        entries = Entries(client, dataset_arn, filters)
+        if version is None:
+            entries = Entries(
+                rekognition_client(endpoint_url, profile, region), dataset_arn, filters
+            )
+        else:
+            from manifestdb.commands.history import history_client
+
+            history = history_client(endpoint_url, profile, region)
+            entries = EntriesAtVersion(history, dataset_arn, filters, version)
         if output_format is ExportFormat.manifest:
             _write_manifest(entries, output or "-", strip)
         else:
@@ -181,6 +196,37 @@ class Entries:
             description["LabelName"]
             for page in paginator.paginate(DatasetArn=self.dataset_arn)
             for description in page.get("DatasetLabelDescriptions", [])
+        ]
+
+
+class EntriesAtVersion(Entries):
+    """The filtered entries of a dataset as they were at a version (the history operations)."""
+
+    def __init__(self, history: Any, dataset_arn: str, filters: dict[str, Any], version: int):
+        super().__init__(history, dataset_arn, filters)
+        self.version = version
+
+    def lines(self) -> Iterator[str]:
+        for text in self.client.paginate(
+            "ListDatasetEntriesAtVersion",
+            "DatasetEntries",
+            DatasetArn=self.dataset_arn,
+            VersionNumber=self.version,
+            MaxResults=PAGE_SIZE,
+            **self.filters,
+        ):
+            self.count += 1
+            yield text
+
+    def labels(self) -> list[str]:
+        return [
+            description["LabelName"]
+            for description in self.client.paginate(
+                "ListDatasetLabelsAtVersion",
+                "DatasetLabelDescriptions",
+                DatasetArn=self.dataset_arn,
+                VersionNumber=self.version,
+            )
         ]
 
 
