@@ -59,6 +59,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 import bench_console  # noqa: E402
+import bench_history  # noqa: E402
 import report  # noqa: E402
 import spy  # noqa: E402
 from report import Row  # noqa: E402
@@ -362,6 +363,18 @@ class Suite:
             f"Console gallery data (100 entries), slowest filter, {n} entries (p50 / p99)",
             "ms",
             [50.0, 50.0],
+        )
+        self._row("history.versions", "ListDatasetVersions (p50)", "ms", [5.0])
+        self._row("history.diff", "Diff of the last two versions (a 5 MiB change)", "ms", [100.0])
+        self._row(
+            "history.at_version",
+            f"ListDatasetEntriesAtVersion ÷ ListDatasetEntries, worst filter, {n} entries (p50)",
+            "×",
+            [2.0],
+        )
+        self._row("history.bytes", "History kept by a 5 MiB change ÷ its size", "×", [1.2])
+        self._row(
+            "history.revert", "Revert of a 5 MiB change ÷ its apply (server side)", "×", [1.5]
         )
         self._row("console.thumb.cached", "Console thumbnail from the cache (p50)", "ms", [5.0])
         self._row(
@@ -726,6 +739,54 @@ class Suite:
                 ["change.n", "change.floor", "rss.change"],
                 lambda: self._changes(server, client),
             )
+            self.phase(
+                "history",
+                [key for key in self.rows if key.startswith("history.")],
+                lambda: self.history(server, client),
+            )
+
+    def history(self, server: Server, client: Client) -> None:
+        """History's figures (bench/bench_history.py) after the timed changes, each a version."""
+        found = bench_history.versions_and_diff(server.url, self.arn)
+        self.results["history"] = found
+        self.set(
+            "history.versions",
+            [found["versions"]["p50_ms"]],
+            note=f"{found['latest'] + 1} versions; p99 {found['versions']['p99_ms']:.1f} ms",
+        )
+        self.set(
+            "history.diff",
+            [found["diff"]["p50_ms"]],
+            note=f"first call {found['diff']['first_ms']:.0f} ms; {found['diff_summary']}",
+        )
+        last = found["last_version"]
+        change_bytes = len(self.main_changes[-1].payload)
+        self.set(
+            "history.bytes",
+            [last["HistoryBytes"] / change_bytes],
+            note=f"{last['HistoryBytes']:,} bytes for {last['ChangedEntries']:,} entries",
+        )
+        today = self.results.get("latency", {})
+        at = bench_history.entries_at_version(
+            server.url, self.arn, found["latest"] - 1, list_queries(self.config.entries), today
+        )
+        found["at_version"] = at
+        ratios = {key: row["ratio"] for key, row in at.items() if "ratio" in row}
+        worst = max(ratios, key=ratios.__getitem__)
+        self.set(
+            "history.at_version",
+            [ratios[worst]],
+            note=f"worst: {at[worst]['what']} ({at[worst]['p50_ms']:.1f} vs "
+            f"{at[worst]['today_p50_ms']:.1f} ms; first call {at[worst]['first_ms']:.0f} ms)",
+        )
+        applied = self.results["change_n"][-1]["server_apply_ms"]
+        undone = bench_history.revert(server.url, self.arn, found["latest"], client)
+        found["revert"] = undone
+        self.set(
+            "history.revert",
+            [undone["server_apply_ms"] / applied],
+            note=f"{undone['server_apply_ms']:.0f} ms against {applied:.0f} ms",
+        )
 
     def console(self, server: Server) -> None:
         """The console's figures on the N-entry dataset (bench/bench_console.py)."""
