@@ -21,7 +21,7 @@ from manifestdb.service.errors import (
     ResourceNotFoundException,
 )
 from manifestdb.states import DatasetStatus, JobKind
-from manifestdb.store import Before, DatasetRecord, EntryFilter, Tx, VersionRecord
+from manifestdb.store import Before, DatasetRecord, EntryFilter, Stored, Tx, VersionRecord
 
 CONFLICTS_NAMED = 20  # source-refs a refused revert names (the count is complete)
 DIFF_PAGE = 1000  # changes a DiffDatasetVersions page holds by default
@@ -67,6 +67,21 @@ def _filter(
         labeled=labeled,
         has_errors=has_errors,
         contains=source_ref_contains,
+    )
+
+
+def _today(stored: Stored | None, ref: str) -> Before:
+    """Today's entry of `ref` (or its absence), as a Before."""
+    if stored is None:
+        return Before(ref, None, None, {}, False, False, None)
+    return Before(
+        ref,
+        stored.seq,
+        stored.line,
+        stored.labels,
+        stored.is_labeled,
+        stored.has_errors,
+        stored.bucket,
     )
 
 
@@ -225,11 +240,25 @@ class HistoryOperations(ServiceBase):
             after = self.tokens.read(next_token, "DiffDatasetVersions", query)
             bounds = tx.version_bounds(dataset.id)
             assert bounds is not None
-            refs = self._refs_between(tx, dataset.id, from_version, to_version)
-            before = tx.states_at(dataset.id, from_version, refs).befores
-            now = tx.states_at(dataset.id, to_version, refs).befores
-            labels_from = tx.labels_at(tx.overlay(dataset.id, from_version, bounds[1]), dataset.id)
-            labels_to = tx.labels_at(tx.overlay(dataset.id, to_version, bounds[1]), dataset.id)
+            over_from = tx.overlay(dataset.id, from_version, bounds[1])
+            over_to = tx.overlay(dataset.id, to_version, bounds[1])
+            labels_from = tx.labels_at(over_from, dataset.id)
+            labels_to = tx.labels_at(over_to, dataset.id)
+            if over_from.base_empty or over_to.base_empty:
+                # A version into an empty dataset lies between: read both states of every
+                # source-ref either holds.
+                refs = self._refs_between(tx, dataset.id, from_version, to_version)
+                before = tx.states_at(dataset.id, from_version, refs).befores
+                now = tx.states_at(dataset.id, to_version, refs).befores
+            else:
+                # Both states from the (cached) overlays: what changed after `from_version` is
+                # all that can differ; at `to_version` it is as then, or as today.
+                refs = sorted(over_from.befores)
+                before = over_from.befores
+                now = {
+                    ref: over_to.befores.get(ref) or _today(over_from.current.get(ref), ref)
+                    for ref in refs
+                }
         changes: list[dict[str, Any]] = []
         counts = {"ADDED": 0, "REMOVED": 0, "CHANGED": 0}
         for ref in refs:

@@ -37,6 +37,7 @@ from manifestdb.store.records import (
     StoredEntry,
 )
 from manifestdb.store.sessions import SessionQueries
+from manifestdb.store.stored import Stored
 from manifestdb.store.tags import TagQueries
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "Retention",
     "SessionRecord",
     "Store",
+    "Stored",
     "StoredEntry",
     "Tx",
     "VersionRecord",

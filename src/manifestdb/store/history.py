@@ -321,11 +321,8 @@ class Overlay:
     befores: dict[str, Before]  # every source-ref changed after `version`: its entry then
     current: dict[str, Stored] = field(default_factory=dict)  # today's entries of those
     existing: list[Before] = field(default_factory=list)  # the befores that exist, by seq
-
-    @property
-    def hidden_seqs(self) -> set[int]:
-        """Today's seqs that do not show at `version` as they are now."""
-        return {stored.seq for stored in self.current.values()}
+    seqs: list[int] = field(default_factory=list)  # the seqs of `existing`, for bisect
+    hidden_seqs: frozenset[int] = frozenset()  # today's seqs that do not show at `version`
 
     def size(self) -> int:
         return len(self.befores)
@@ -448,9 +445,11 @@ class HistoryQueries:
             (before for before in overlay.befores.values() if before.exists),
             key=lambda before: before.seq or 0,
         )
+        overlay.seqs = [before.seq or 0 for before in overlay.existing]
         if overlay.base_empty:
             # Today's entries are all hidden at `version`: the list reads none of them.
             overlay.current = {}
+        overlay.hidden_seqs = frozenset(stored.seq for stored in overlay.current.values())
         return overlay
 
     def overlay(self, dataset_id: int, version: int, latest: int) -> Overlay:

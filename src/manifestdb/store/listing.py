@@ -14,6 +14,7 @@ A substring shorter than 3 characters cannot use trigrams and is checked row by 
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -159,11 +160,12 @@ def list_entry_page_at(
     if _holds_nul(filters):
         return EntryPage([], None)
     want = limit + 1
-    then = [
-        (before.seq, before.line)
-        for before in overlay.existing
-        if (before.seq or 0) > after and _passes(before, filters)
-    ][:want]
+    then: list[Any] = []
+    for before in overlay.existing[bisect.bisect_right(overlay.seqs, after) :]:
+        if _passes(before, filters):
+            then.append((before.seq, before.line))
+            if len(then) == want:
+                break
     now: list[Any] = []
     if not overlay.base_empty:
         hidden = overlay.hidden_seqs
