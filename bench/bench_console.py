@@ -140,6 +140,7 @@ def browser_filter_change(url: str, arn: str) -> dict[str, Any]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(30_000)  # a broken page fails the phase, never hangs it
             page.goto(gallery)
             page.wait_for_selector(drawn)
             box = page.get_by_label("label-07")  # its name holds its counts too

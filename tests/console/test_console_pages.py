@@ -186,23 +186,32 @@ def test_what_is_typed_while_a_filter_change_loads_is_kept(
     page.goto(console.url + gallery_path(sample.dataset_arn))
     shown_refs(page)
     held: list[Any] = []
-    page.route("**/console/api/datasets/**", lambda route: held.append(route))
+    holding = [True]
+
+    def hold(route: Any) -> None:  # the page's requests wait until the test lets them go
+        if holding[0]:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/console/api/datasets/**", hold)
     page.get_by_label("dog").check()
     page.wait_for_url("**ContainsLabels=dog**")
     page.wait_for_selector("#main[aria-busy=true]")
     search = page.get_by_label("Source-ref contains")
-    search.press_sequentially("a.jpg")
+    search.press_sequentially("a.jpg")  # into the view being replaced
     for _ in range(100):  # the route's handler runs while Playwright waits
         if held:
             break
         page.wait_for_timeout(50)
     assert held, "the filter change asked the server for nothing"
+    holding[0] = False
     for route in held:
         route.continue_()
-    page.unroute("**/console/api/datasets/**")
     page.wait_for_url("**SourceRefContains=a.jpg**")
+    assert shown_refs(page) == [ref("a.jpg")]  # (waits for the view to be drawn)
     assert search.input_value() == "a.jpg"
-    assert search.evaluate("input => input === document.activeElement")
+    assert search.evaluate("input => input === document.activeElement")  # typing goes on
     assert page.get_by_label("dog").is_checked()
     assert shown_refs(page) == [ref("a.jpg")]
 

@@ -31,6 +31,7 @@ from manifestdb.store.stored import Stored, stored_entries
 BATCH = 500
 OVERLAYS_KEPT = 8  # overlays cached per process (each is immutable once read)
 OVERLAY_ROWS_CACHED = 250_000  # a larger overlay is read again for each page
+FILTERS_KEPT = 32  # filters whose matches an overlay keeps
 
 _INSERT_HISTORY = (
     "INSERT INTO entry_history (dataset_id, source_ref, version, seq, line, labels, is_labeled, "
@@ -321,8 +322,20 @@ class Overlay:
     befores: dict[str, Before]  # every source-ref changed after `version`: its entry then
     current: dict[str, Stored] = field(default_factory=dict)  # today's entries of those
     existing: list[Before] = field(default_factory=list)  # the befores that exist, by seq
-    seqs: list[int] = field(default_factory=list)  # the seqs of `existing`, for bisect
     hidden_seqs: frozenset[int] = frozenset()  # today's seqs that do not show at `version`
+    # The `existing` that pass a filter, by filter (a client pages with the same filter).
+    matching: dict[Any, tuple[list[int], list[Before]]] = field(default_factory=dict)
+
+    def passing(self, filters: Any, test: Any) -> tuple[list[int], list[Before]]:
+        """(seqs, befores) of `existing` for which `test(before)` holds, kept per filter."""
+        found = self.matching.get(filters)
+        if found is None:
+            kept = [before for before in self.existing if test(before)]
+            found = ([before.seq or 0 for before in kept], kept)
+            if len(self.matching) >= FILTERS_KEPT:
+                self.matching.clear()
+            self.matching[filters] = found
+        return found
 
     def size(self) -> int:
         return len(self.befores)
@@ -445,7 +458,6 @@ class HistoryQueries:
             (before for before in overlay.befores.values() if before.exists),
             key=lambda before: before.seq or 0,
         )
-        overlay.seqs = [before.seq or 0 for before in overlay.existing]
         if overlay.base_empty:
             # Today's entries are all hidden at `version`: the list reads none of them.
             overlay.current = {}

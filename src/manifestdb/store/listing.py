@@ -160,12 +160,9 @@ def list_entry_page_at(
     if _holds_nul(filters):
         return EntryPage([], None)
     want = limit + 1
-    then: list[Any] = []
-    for before in overlay.existing[bisect.bisect_right(overlay.seqs, after) :]:
-        if _passes(before, filters):
-            then.append((before.seq, before.line))
-            if len(then) == want:
-                break
+    seqs, passing = overlay.passing(filters, lambda before: _passes(before, filters))
+    start = bisect.bisect_right(seqs, after)
+    then = [(before.seq, before.line) for before in passing[start : start + want]]
     now: list[Any] = []
     if not overlay.base_empty:
         hidden = overlay.hidden_seqs

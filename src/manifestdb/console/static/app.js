@@ -180,7 +180,7 @@ function statusBanner(description) {
 }
 
 async function renderGallery(arn, view) {
-  let said = notice; // shown once, by the first page drawn
+  const said = notice;
   notice = null;
   const filters = filtersFrom(location.search);
   document.title = `${projectName(arn)} · manifestdb`;
@@ -210,25 +210,14 @@ async function renderGallery(arn, view) {
   const previous = h("button", { type: "button", id: "previous" }, "‹ Previous");
   const next = h("button", { type: "button", id: "next" }, "Next ›");
   const pageInfo = h("span", { id: "page-info", class: "muted" });
-  // A filter change redraws the entries only: the sidebar's form stays as it is, so what the
-  // user types while a page is loading is neither lost nor moved away from. When the dataset
-  // changed since the view was drawn (an update began or ended), the whole view is drawn again,
-  // as its stats, labels and status banner are stale.
   const form = filterForm(filters, labels, () => {
     if (!form.isConnected) return; // a late change of a view already left
     const chosen = readForm(form);
-    history.replaceState(null, "", galleryUrl(arn, chosen));
-    generation += 1;
-    const again = generation;
-    clearError();
-    main.setAttribute("aria-busy", "true");
-    showEntries(chosen, again, true).catch(showError).finally(() => {
-      if (again === generation) main.setAttribute("aria-busy", "false");
-    });
+    navigate(galleryUrl(arn, chosen), true);
   });
   const stats = description.DatasetStats;
   const selection = h("div", { id: "selection-holder" });
-  const banner = statusBanner(description);
+  const typed = typedSearch(arn, filters);
   put(main, h("div", { class: "layout" },
     h("aside", {},
       h("h2", {}, `${projectName(arn)} · ${typeName}`),
@@ -237,52 +226,39 @@ async function renderGallery(arn, view) {
       form, count,
       h("p", {}, h("a", { href: `${datasetPath(arn)}/updates`, "data-route": true, id: "updates-link" },
         "Updates"), h("span", { class: "muted" }, ": what each change did"))),
-    h("section", {}, banner, selection, grid,
+    h("section", {}, statusBanner(description), selection, grid,
       h("nav", { class: "pager", "aria-label": "Pages" }, previous, pageInfo, next))));
+  form.dataset.arn = arn;
+  typed(form);
 
-  await showEntries(filters, view);
-
-  async function showEntries(filters, view, refresh = false) {
-    if (refresh) {
-      let now;
-      try { now = await describe(arn); } catch (error) { return showError(error); }
-      if (view !== generation) return;
-      if (now.Status !== description.Status
-          || now.LastUpdatedTimestamp !== description.LastUpdatedTimestamp) {
-        render();
-        return;
-      }
-    }
-    const stack = readStack(arn, filters);
-    let page;
-    try { page = await entriesPage(arn, filters); } catch (error) { return showError(error); }
-    if (view !== generation) return;
-    put(grid, ...page.entries.map((entry) => tile(arn, filters, entry)));
-    const bar = selectionBar(arn, grid, page.entries, redraw);
-    bar.status.textContent = noticeText(said);
-    if (said && said.failed) bar.status.classList.add("failed");
-    said = null;
-    put(selection, bar.bar, knownLabels(labels.map((label) => label.LabelName)));
-    // The dataset's stats count every entry; a filter's matches are not counted (that would
-    // read them all), so a filtered page says how many it shows.
-    const filtered = filterParams(filters, false).toString() !== "";
-    count.textContent = filtered
-      ? `${page.entries.length} matching entries shown (page ${stack.length + 1})`
-      : `${page.entries.length} of ${stats.TotalEntries} entries shown`;
-    pageInfo.textContent = `page ${stack.length + 1}`;
-    previous.disabled = stack.length === 0;
-    next.disabled = !page.next;
-    previous.onclick = () => {
-      const tokens = readStack(arn, filters);
-      const token = tokens.pop();
-      writeStack(arn, { ...filters, NextToken: token || "" }, tokens);
-      navigate(galleryUrl(arn, { ...filters, NextToken: token || "" }));
-    };
-    next.onclick = () => {
-      writeStack(arn, { ...filters, NextToken: page.next }, [...stack, filters.NextToken]);
-      navigate(galleryUrl(arn, { ...filters, NextToken: page.next }));
-    };
-  }
+  const stack = readStack(arn, filters);
+  let page;
+  try { page = await entriesPage(arn, filters); } catch (error) { return showError(error); }
+  if (view !== generation) return;
+  put(grid, ...page.entries.map((entry) => tile(arn, filters, entry)));
+  const bar = selectionBar(arn, grid, page.entries, redraw);
+  bar.status.textContent = noticeText(said);
+  if (said && said.failed) bar.status.classList.add("failed");
+  put(selection, bar.bar, knownLabels(labels.map((label) => label.LabelName)));
+  // The dataset's stats count every entry; a filter's matches are not counted (that would
+  // read them all), so a filtered page says how many it shows.
+  const filtered = filterParams(filters, false).toString() !== "";
+  count.textContent = filtered
+    ? `${page.entries.length} matching entries shown (page ${stack.length + 1})`
+    : `${page.entries.length} of ${stats.TotalEntries} entries shown`;
+  pageInfo.textContent = `page ${stack.length + 1}`;
+  previous.disabled = stack.length === 0;
+  next.disabled = !page.next;
+  previous.addEventListener("click", () => {
+    const tokens = readStack(arn, filters);
+    const token = tokens.pop();
+    writeStack(arn, { ...filters, NextToken: token || "" }, tokens);
+    navigate(galleryUrl(arn, { ...filters, NextToken: token || "" }));
+  });
+  next.addEventListener("click", () => {
+    writeStack(arn, { ...filters, NextToken: page.next }, [...stack, filters.NextToken]);
+    navigate(galleryUrl(arn, { ...filters, NextToken: page.next }));
+  });
 }
 
 function filterForm(filters, labels, onChange) {
@@ -293,6 +269,7 @@ function filterForm(filters, labels, onChange) {
   let timer = null;
   const search = h("input", { type: "search", name: "SourceRefContains",
     value: filters.SourceRefContains, placeholder: "part of s3://bucket/key",
+    "data-drawn": filters.SourceRefContains,
     oninput: () => { clearTimeout(timer); timer = setTimeout(onChange, 400); },
     onchange: () => { clearTimeout(timer); onChange(); } });
   return h("form", { id: "filters", onsubmit: (event) => { event.preventDefault(); onChange(); } },
@@ -308,6 +285,25 @@ function filterForm(filters, labels, onChange) {
     select("Labeled", "Labeled", "labeled only", "unlabeled only"),
     select("HasErrors", "Errors", "with errors", "without errors"),
     h("label", {}, "Source-ref contains", search));
+}
+
+// The view is drawn anew on each filter change. The search box of the view being replaced hands
+// over to the new one: its focus and caret, and what was typed into it since that view was drawn
+// (after the change that replaces it), searched for as if typed there. No keystroke is lost to a
+// redraw, and typing is not interrupted by the search it starts.
+function typedSearch(arn, filters) {
+  const old = document.querySelector("#filters input[name=SourceRefContains]");
+  if (!old || old.form.dataset.arn !== arn) return () => {};
+  // Only what was typed since that view was drawn (not a value Back or a link replaces).
+  const typed = old.value !== old.dataset.drawn && old.value !== filters.SourceRefContains;
+  const focused = document.activeElement === old;
+  const { value, selectionStart, selectionEnd } = old;
+  return (form) => {
+    const box = form.querySelector("input[name=SourceRefContains]");
+    if (typed) box.value = value;
+    if (focused) { box.focus(); box.setSelectionRange(selectionStart, selectionEnd); }
+    if (typed) box.dispatchEvent(new Event("input"));
+  };
 }
 
 function readForm(form) {
