@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +10,8 @@ from manifestdb.manifest.types import AWS_LIMITS, Limits
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -38,9 +41,31 @@ class Settings:
     thumbnail_cache_mb: int = 256  # the console's thumbnails on disk under data_dir (0: none)
     console_session_hours: float = 12.0  # how long a console login lasts (auth sigv4)
     secure_cookies: bool = False  # the session cookie is Secure (users come over HTTPS)
+    # The TLS proxies in front: only a request whose peer is one of them has its
+    # X-Forwarded-Proto and X-Forwarded-Host taken as the origin the browser sees (none: never).
+    trusted_proxies: tuple[Network, ...] = ()
 
     def store_url(self) -> str:
         """The database to use: `database_url`, else the embedded SQLite under `data_dir`."""
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'manifestdb.sqlite3').resolve()}"
+
+
+def parse_trusted_proxies(text: str | None) -> tuple[Network, ...]:
+    """`--trusted-proxy`: comma-separated IP addresses or networks (`10.0.0.5,fd00::/8`), or
+    ValueError naming the value that is neither."""
+    networks = []
+    for part in (text or "").split(","):
+        item = part.strip()
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"{item[:100]!r} is not an IP address or network: give the "
+                "addresses of the TLS proxies in front, comma-separated (e.g. 10.0.0.5,"
+                "10.1.0.0/16)"
+            ) from None
+    return tuple(networks)
