@@ -33,7 +33,7 @@ from manifestdb.commands.options import (
 from manifestdb.commands.push import push_command
 from manifestdb.commands.validate import validate_command
 from manifestdb.commands.worker import configure_logging, migrate_command, worker_command
-from manifestdb.config import Settings
+from manifestdb.config import Settings, parse_trusted_proxies
 
 app = typer.Typer(
     help="manifestdb: a self-hosted Amazon Rekognition Custom Labels dataset service.",
@@ -158,6 +158,15 @@ def serve(
             "over HTTPS (a TLS proxy in front), so the cookie never travels in clear.",
         ),
     ] = False,
+    trusted_proxy: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MANIFESTDB_TRUSTED_PROXY",
+            help="IP addresses or networks (comma-separated) of the TLS proxies in front: a "
+            "request from one of them has its X-Forwarded-Proto and X-Forwarded-Host taken as "
+            "the origin the browser sees. Unset: those headers are never trusted.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the Rekognition dataset API and the web console over HTTP."""
     import tempfile
@@ -167,6 +176,10 @@ def serve(
     from manifestdb.wire.server import run_server
 
     limit_settings = limit_profile(limits)
+    try:
+        trusted_proxies = parse_trusted_proxies(trusted_proxy)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--trusted-proxy") from None
     _check_auth_options(auth, auth_file, host, insecure_listen)
     configure_logging(log_level)
     os.umask(0o077)  # the database, its WAL and anything else written stay private to this user
@@ -201,6 +214,7 @@ def serve(
         secure_cookies=secure_cookies,
         keep_versions=keep_versions,
         keep_history_mb=keep_history_mb,
+        trusted_proxies=trusted_proxies,
     )
     try:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from manifestdb.store.history import Retention
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,9 @@ class Settings:
     secure_cookies: bool = False  # the session cookie is Secure (users come over HTTPS)
     keep_versions: int = 0  # versions of history kept per dataset (0: every one)
     keep_history_mb: float = 0.0  # megabytes of before-images kept per dataset (0: no limit)
+    # The TLS proxies in front: only a request whose peer is one of them has its
+    # X-Forwarded-Proto and X-Forwarded-Host taken as the origin the browser sees (none: never).
+    trusted_proxies: tuple[Network, ...] = ()
 
     def retention(self) -> Retention:
         """How much history a job keeps when it writes a version (docs/history.md)."""
@@ -54,3 +60,22 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'manifestdb.sqlite3').resolve()}"
+
+
+def parse_trusted_proxies(text: str | None) -> tuple[Network, ...]:
+    """`--trusted-proxy`: comma-separated IP addresses or networks (`10.0.0.5,fd00::/8`), or
+    ValueError naming the value that is neither."""
+    networks = []
+    for part in (text or "").split(","):
+        item = part.strip()
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"{item[:100]!r} is not an IP address or network: give the "
+                "addresses of the TLS proxies in front, comma-separated (e.g. 10.0.0.5,"
+                "10.1.0.0/16)"
+            ) from None
+    return tuple(networks)

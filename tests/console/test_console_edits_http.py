@@ -143,3 +143,27 @@ def test_a_malformed_save_says_what_to_send(console: Server, dataset: str, body:
     answer = send(console.url, "POST", save_path(dataset), body, **HEADER)
     assert answer.status == 400, answer.body
     assert answer.json["__type"] == "InvalidParameterException"
+
+
+@pytest.mark.parametrize(
+    ("attribute", "said"),
+    [
+        ("label", "Entries[0].Boxes[2].Attribute is 'label': it must name a bounding-box "),
+        (7, "Entries[0].Boxes[2].Attribute is 7: it must be the name of a bounding-box "),
+    ],
+)
+def test_a_box_in_an_attribute_the_line_lacks_is_refused(
+    console: Server, dataset: str, attribute: Any, said: str
+) -> None:
+    loaded = stored_line(console, dataset, ref("a.jpg"))
+    boxes = [
+        {"Label": "dog", "Left": 100, "Top": 100, "Width": 200, "Height": 200},
+        {"Label": "cat", "Left": 360, "Top": 60, "Width": 200, "Height": 150, "Attribute": "bbox"},
+        {"Label": "x", "Left": 1, "Top": 1, "Width": 9, "Height": 9, "Attribute": attribute},
+    ]
+    edit = {"SourceRef": ref("a.jpg"), "Loaded": loaded, "Boxes": boxes}
+    answer = save(console, dataset, [edit], **HEADER)
+    assert answer.status == 400, answer.body
+    assert answer.json["__type"] == "InvalidParameterException"
+    assert answer.json["Message"].startswith(said), answer.json["Message"]
+    assert stored_line(console, dataset, ref("a.jpg")) == loaded

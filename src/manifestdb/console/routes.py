@@ -24,7 +24,8 @@ the same operation, so the console can show nothing the caller could not list th
 A request that changes state must come from the console's own page: it carries the header
 `X-Manifestdb-Console: 1` (a cross-site form cannot set a header, and a cross-site script cannot
 without a CORS preflight, which this server never grants), and, when the browser sends them,
-`Sec-Fetch-Site: same-origin` and an `Origin` that is this server's. Otherwise: AccessDenied-
+`Sec-Fetch-Site: same-origin` and an `Origin` that is this server's (as the browser sees it:
+`console.session.own_origin`, `--trusted-proxy`). Otherwise: AccessDenied-
 Exception, HTTP 403. It also carries the CSRF token of its session in `X-CSRF-Token`
 (`console.session`; `off` with `--auth off`).
 """

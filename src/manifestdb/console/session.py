@@ -12,15 +12,19 @@ its CSRF token.
   same action for them; a request signed with SigV4 (a script) needs no session.
 - Every state-changing console request (a POST, the login included) must come from the console's
   own page (`refuse_cross_origin`: the header `X-Manifestdb-Console: 1`, and `Sec-Fetch-Site` and
-  `Origin` when the browser sends them) and, but for the login, carry the session's CSRF token in
-  `X-CSRF-Token` (`GET /console/api/session` gives it to the page, never in a cookie). With
-  `--auth off` there is no session: the header `X-CSRF-Token: off` and the page rule stand.
+  `Origin` when the browser sends them; the origin is this server's as the browser sees it,
+  `own_origin`: behind a TLS proxy of `--trusted-proxy`, its X-Forwarded-Proto and -Host) and,
+  but for the login, carry the session's CSRF token in `X-CSRF-Token` (`GET
+  /console/api/session` gives it to the page, never in a cookie). With `--auth off` there is
+  no session: the header `X-CSRF-Token: off` and the page rule stand.
 - The secret is compared in constant time and never logged, stored or echoed.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import re
 from typing import Any
 
 import orjson
@@ -28,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from manifestdb.config import Settings
+from manifestdb.config import Network, Settings
 from manifestdb.service import Caller, Service
 from manifestdb.service.errors import (
     AccessDeniedException,
@@ -100,7 +104,7 @@ class Sessions:
 
     async def check_change(self, request: Request) -> None:
         """A state-changing request: from the console's own page, with the CSRF token."""
-        refuse_cross_origin(request)
+        refuse_cross_origin(request, self.settings.trusted_proxies)
         sent = request.headers.get(CSRF_HEADER, "")
         if "authorization" in request.headers:
             return  # signed with SigV4: no cookie is involved, nothing to forge
@@ -122,7 +126,8 @@ class Sessions:
             raise InvalidParameterException(
                 "The server runs with --auth off: the console needs no login."
             )
-        refuse_cross_origin(call.request)  # a login has no session yet: the page rule only
+        # A login has no session yet: the page rule only.
+        refuse_cross_origin(call.request, self.settings.trusted_proxies)
         body = await read_body(call.request, MAX_LOGIN_BYTES, self.settings.request_timeout)
         form = _login_form(body)
         users = self.auth.users
@@ -212,7 +217,40 @@ def _login_form(body: bytes) -> dict[str, str]:
     return {"AccessKeyId": values[0], "SecretAccessKey": values[1], "Region": region}
 
 
-def refuse_cross_origin(request: Request) -> None:
+# What a proxy may say in X-Forwarded-Host: a host name or [IPv6] address, and a port.
+_FORWARDED_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+FORWARDED_PROTO, FORWARDED_HOST = "x-forwarded-proto", "x-forwarded-host"
+
+
+def own_origin(request: Request, trusted_proxies: tuple[Network, ...] = ()) -> str:
+    """This server's origin as the browser sees it: the scope's scheme and the Host header, or,
+    for a request whose peer is a trusted proxy, its X-Forwarded-Proto and X-Forwarded-Host
+    (the first value of each: the one the client-facing proxy wrote)."""
+    # The scope's scheme and the Host header: request.url would parse a hostile Host.
+    scheme = request.scope.get("scheme", "http")
+    host = request.headers.get("host", "")
+    if _from_trusted_proxy(request, trusted_proxies):
+        proto = request.headers.get(FORWARDED_PROTO, "").split(",")[0].strip().lower()
+        forwarded = request.headers.get(FORWARDED_HOST, "").split(",")[0].strip()
+        if proto in ("http", "https"):
+            scheme = proto
+        if _FORWARDED_HOST.fullmatch(forwarded):
+            host = forwarded
+    return f"{scheme}://{host}"
+
+
+def _from_trusted_proxy(request: Request, trusted_proxies: tuple[Network, ...]) -> bool:
+    client = request.scope.get("client")
+    if not trusted_proxies or not client:
+        return False
+    try:
+        peer = ipaddress.ip_address(client[0])
+    except ValueError:
+        return False
+    return any(peer in network for network in trusted_proxies)
+
+
+def refuse_cross_origin(request: Request, trusted_proxies: tuple[Network, ...] = ()) -> None:
     """AccessDeniedException (403) unless a state-changing request comes from the console's page."""
     if request.headers.get(CONSOLE_HEADER) != "1":
         raise CrossOriginRequestRefused(
@@ -226,10 +264,18 @@ def refuse_cross_origin(request: Request) -> None:
             f"came from a {site} page (Sec-Fetch-Site)."
         )
     origin = request.headers.get("origin")
-    # The scope's scheme and the Host header: request.url would parse a hostile Host.
-    own = f"{request.scope.get('scheme', 'http')}://{request.headers.get('host', '')}"
+    own = own_origin(request, trusted_proxies)
     if origin is not None and origin != own:
+        hint = ""
+        if (
+            FORWARDED_PROTO in request.headers or FORWARDED_HOST in request.headers
+        ) and not _from_trusted_proxy(request, trusted_proxies):
+            peer = (request.scope.get("client") or ("an unknown address",))[0]
+            hint = (
+                f" X-Forwarded-Proto and X-Forwarded-Host are not trusted from {peer}: behind a "
+                "TLS proxy, start the server with --trusted-proxy and the proxy's address."
+            )
         raise CrossOriginRequestRefused(
             f"A change through the console must come from the console's page at {own}; this "
-            f"request came from {origin[:200]!r} (Origin)."
+            f"request came from {origin[:200]!r} (Origin).{hint}"
         )

@@ -1,10 +1,11 @@
 """Edits of one stored line, written back in the form Ground Truth and AWS write.
 
-An edit adds or removes image-level labels and, when it names boxes, replaces the boxes of the
-line's first bounding-box attribute (or of a new one). The result is a plain line for an
-UpdateDatasetEntries change: the service's keys (`errors`, `warnings`, `cl-metadata`,
-`cl-errors`, at every level the service writes them) are gone, so the line judged again carries
-only its new problems.
+An edit adds or removes image-level labels and, when it names boxes, gives every box of the
+line: each in one of the line's bounding-box attributes (a line may carry several, one per
+labeling job), or in the first of them (a new `bounding-box` one when the line has none). The
+result is a plain line for an UpdateDatasetEntries change: the service's keys (`errors`,
+`warnings`, `cl-metadata`, `cl-errors`, at every level the service writes them) are gone, so the
+line judged again carries only its new problems.
 
 Forms written (AWS's "Custom Labels manifest files" and SageMaker Ground Truth's output):
 - an image-level label: `"<attr>": 1` with `"<attr>-metadata": {"class-name", "confidence": 1,
@@ -12,15 +13,20 @@ Forms written (AWS's "Custom Labels manifest files" and SageMaker Ground Truth's
   "job-name"}`, under a new attribute name `label-<n>` that no key of the line uses;
 - boxes: `{"image_size": [{"width", "height", "depth"}], "annotations": [{"class_id", "left",
   "top", "width", "height"}]}` in pixels (left and top of the box's top-left corner, integers),
-  with metadata `objects` (one `{"confidence": 1}` per box), `class-map` (`{"<id>": label}` of
-  the labels the boxes use; a label keeps the id it had), the object-detection type,
-  `human-annotated`, `creation-date` and `job-name`. Deleting every box removes the pair.
+  with metadata `objects` (one per box, at the box's position), `class-map` (`{"<id>": label}`
+  of the labels the boxes use; a label keeps the id it had in that attribute), the
+  object-detection type, `human-annotated`, `creation-date` and `job-name`. A box attribute
+  whose boxes are those stored (same labels, same pixels once rounded, same order) is left as it
+  is; in one that changed, a box that is a stored one keeps its annotation and its
+  `objects` entry (its confidence), a new or moved box gets `{"confidence": 1}`. Deleting every
+  box of an attribute removes the pair.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,15 +44,21 @@ BOX_ATTRIBUTE = "bounding-box"
 ImageSize = Callable[[], tuple[int, int, int]]
 
 
+class EditRefused(ValueError):
+    """An edit that names what the line does not have (the message says field, value, rule)."""
+
+
 @dataclass(frozen=True)
 class Box:
-    """A box in pixels of the upright image: its label, top-left corner, width and height."""
+    """A box in pixels of the upright image: its label, top-left corner, width and height, and
+    the bounding-box attribute it belongs to (None: the line's first)."""
 
     label: str
     left: int
     top: int
     width: int
     height: int
+    attribute: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,40 +166,122 @@ def _remove_label(line: dict[str, Any], label: str) -> None:
                 line[name] = kept
 
 
-def _box_attribute(line: dict[str, Any]) -> str | None:
-    for name in _pairs(line):
-        if line[name + METADATA].get("type") == codes.TYPE_OBJECT_DETECTION and (
-            type(line[name]) is dict
-        ):
-            return name
-    return None
+def box_attributes(line: dict[str, Any]) -> list[str]:
+    """The names of the line's bounding-box attributes, in key order."""
+    return [
+        name
+        for name in _pairs(line)
+        if line[name + METADATA].get("type") == codes.TYPE_OBJECT_DETECTION
+        and type(line[name]) is dict
+    ]
 
 
 def _set_boxes(
     line: dict[str, Any], boxes: tuple[Box, ...], image_size: ImageSize, date: str
 ) -> None:
-    name = _box_attribute(line)
-    if not boxes:
-        if name is not None:
-            del line[name], line[name + METADATA]
-        return
-    if name is None or not _has_frame(line[name]):
-        width, height, depth = image_size()
-        frame = [{"width": width, "height": height, "depth": depth}]
+    names = box_attributes(line)
+    wanted: dict[str, list[Box]] = {name: [] for name in names}
+    for index, box in enumerate(boxes):
+        name = box.attribute or (names[0] if names else None)
         if name is None:
             name = _free_name(line, BOX_ATTRIBUTE)
+            names.append(name)
+            wanted[name] = []
+        if name not in wanted:
+            have = ", ".join(names) or "none"
+            raise EditRefused(
+                f"Boxes[{index}].Attribute is {name[:100]!r}: it must name a bounding-box "
+                f"attribute of the line (the line has: {have})."
+            )
+        wanted[name].append(box)
+    for name, given in wanted.items():
+        if name not in line:
             line[name] = {}
-        line[name]["image_size"] = frame
-    body, old_meta = line[name], line.get(name + METADATA, {})
-    old_map = old_meta.get("class-map") if type(old_meta.get("class-map")) is dict else {}
+        stored = _stored_boxes(line, name)
+        if [box for _, box in stored] == [_plain(box) for box in given]:
+            continue  # as stored: the attribute, its metadata and their dates stay as they are
+        if not given:
+            del line[name]
+            line.pop(name + METADATA, None)
+            continue
+        _write_boxes(line, name, given, stored, image_size, date)
+
+
+def _stored_boxes(line: dict[str, Any], name: str) -> list[tuple[int, Box]]:
+    """(position, box) of each readable annotation of attribute `name`, as the editor shows
+    it: labelled by the class-map (`class <id>` for an id it does not name), pixels rounded."""
+    annotations = line[name].get("annotations")
+    meta = line.get(name + METADATA)
+    class_map = meta.get("class-map") if type(meta) is dict else None
+    if type(class_map) is not dict:
+        class_map = {}
+    found = []
+    for index, item in enumerate(annotations if type(annotations) is list else []):
+        if type(item) is not dict:
+            continue
+        sides = [_pixel(item.get(side)) for side in ("left", "top", "width", "height")]
+        label = class_map.get(str(item.get("class_id")), f"class {item.get('class_id')}")
+        pixels = [side for side in sides if side is not None]
+        if len(pixels) == len(sides) and type(label) is str:
+            found.append((index, Box(label, pixels[0], pixels[1], pixels[2], pixels[3])))
+    return found
+
+
+def _pixel(value: Any) -> int | None:
+    """A coordinate rounded as the page rounds it (halves up), None when not a number."""
+    if type(value) is int:
+        return value
+    if type(value) is not float or not math.isfinite(value):
+        return None
+    return math.floor(value + 0.5)
+
+
+def _plain(box: Box) -> Box:
+    return Box(box.label, box.left, box.top, box.width, box.height)
+
+
+def _write_boxes(
+    line: dict[str, Any],
+    name: str,
+    given: list[Box],
+    stored: list[tuple[int, Box]],
+    image_size: ImageSize,
+    date: str,
+) -> None:
+    """Attribute `name` rewritten with the boxes `given`, keeping what stays of the stored."""
+    body = line[name]
+    if not _has_frame(body):
+        width, height, depth = image_size()
+        body["image_size"] = [{"width": width, "height": height, "depth": depth}]
+    old_meta = _of_type(line.get(name + METADATA), dict, {})
+    old_map: dict[str, Any] = _of_type(old_meta.get("class-map"), dict, {})
+    old_objects: list[Any] = _of_type(old_meta.get("objects"), list, [])
+    old_annotations: list[Any] = _of_type(body.get("annotations"), list, [])
     ids: dict[str, int] = {}
     for key, value in old_map.items():
         if type(value) is str and key.lstrip("-").isdigit():
             ids.setdefault(value, int(key))
-    next_id = max(ids.values(), default=-1) + 1
+    # A new label's id is one that neither the class-map nor a stored box uses.
+    used = [*ids.values()] + [
+        item["class_id"]
+        for item in old_annotations
+        if type(item) is dict and type(item.get("class_id")) is int
+    ]
+    next_id = max(used, default=-1) + 1
+    unused = list(stored)
     class_map: dict[str, str] = {}
-    annotations = []
-    for box in boxes:
+    annotations, objects = [], []
+    for box in given:
+        plain = _plain(box)
+        match = next((pair for pair in unused if pair[1] == plain), None)
+        kept = old_annotations[match[0]] if match is not None else None
+        if match is not None and type(kept) is dict and type(kept.get("class_id")) is int:
+            unused.remove(match)
+            annotations.append(copy.deepcopy(kept))
+            class_map[str(kept["class_id"])] = box.label
+            held = old_objects[match[0]] if match[0] < len(old_objects) else None
+            objects.append(copy.deepcopy(held) if type(held) is dict else {"confidence": 1})
+            continue
         if box.label not in ids:
             ids[box.label] = next_id
             next_id += 1
@@ -195,17 +289,18 @@ def _set_boxes(
         annotations.append(
             {
                 "class_id": ids[box.label],
-                "left": round(box.left),
-                "top": round(box.top),
-                "width": round(box.width),
-                "height": round(box.height),
+                "left": box.left,
+                "top": box.top,
+                "width": box.width,
+                "height": box.height,
             }
         )
+        objects.append({"confidence": 1})
     body["annotations"] = annotations
-    meta = dict(old_meta) if type(old_meta) is dict else {}
+    meta = dict(old_meta)
     meta.update(
         {
-            "objects": [{"confidence": 1} for _ in boxes],
+            "objects": objects,
             "class-map": dict(sorted(class_map.items(), key=lambda item: int(item[0]))),
             "type": codes.TYPE_OBJECT_DETECTION,
             "human-annotated": "yes",
@@ -214,6 +309,10 @@ def _set_boxes(
         }
     )
     line[name + METADATA] = meta
+
+
+def _of_type(value: Any, kind: type, default: Any) -> Any:
+    return value if type(value) is kind else default
 
 
 def _has_frame(body: dict[str, Any]) -> bool:

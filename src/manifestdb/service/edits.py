@@ -18,7 +18,7 @@ import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
 from manifestdb import objects
-from manifestdb.manifest.edit import Box, EntryEdit, clean_line, edited_line
+from manifestdb.manifest.edit import Box, EditRefused, EntryEdit, clean_line, edited_line
 from manifestdb.service.base import ServiceBase
 from manifestdb.service.context import Caller
 from manifestdb.service.errors import (
@@ -54,7 +54,9 @@ class EditedChange:
 
 def read_edits(body: Any) -> list[LoadedEdit]:
     """The edits of a save's JSON body `{"Entries": [{"SourceRef", "Loaded", "AddLabels",
-    "RemoveLabels", "Boxes": [{"Label", "Left", "Top", "Width", "Height"}]}]}`."""
+    "RemoveLabels", "Boxes": [{"Label", "Left", "Top", "Width", "Height", "Attribute"}]}]}`;
+    `Boxes`, when given, is every box of the line, each in its bounding-box `Attribute`
+    (omitted: the line's first)."""
     entries = body.get("Entries") if type(body) is dict else None
     if type(entries) is not list or not 1 <= len(entries) <= MAX_EDITS:
         raise InvalidParameterException(
@@ -110,8 +112,15 @@ def _box(value: Any, where: str) -> Box:
         raise InvalidParameterException(
             f"{where} needs Left, Top, Width and Height: pixels, numbers of 0 or more."
         )
+    attribute = value.get("Attribute")
+    if attribute is not None and not _is_label(attribute):
+        raise InvalidParameterException(
+            f"{where}.Attribute is {orjson.dumps(attribute).decode()[:100]}: it must be the "
+            f"name of a bounding-box attribute of the line, 1 to {MAX_LABEL_CHARS} characters, "
+            "or absent."
+        )
     left, top, width, height = (round(side) for side in sides)
-    return Box(value["Label"], left, top, width, height)
+    return Box(value["Label"], left, top, width, height, attribute)
 
 
 class EditOperations(ServiceBase):
@@ -135,9 +144,13 @@ class EditOperations(ServiceBase):
         )
         lines: list[bytes] = []
         changed: list[str] = []
-        for edit in edits:
+        for index, edit in enumerate(edits):
             old = orjson.loads(stored[edit.source_ref] or "{}")
-            new = edited_line(old, edit.edit, functools.partial(self._image_size, edit.source_ref))
+            size = functools.partial(self._image_size, edit.source_ref)
+            try:
+                new = edited_line(old, edit.edit, size)
+            except EditRefused as error:
+                raise InvalidParameterException(f"Entries[{index}].{error}") from None
             if new != clean_line(old):
                 lines.append(orjson.dumps(new))
                 changed.append(edit.source_ref)

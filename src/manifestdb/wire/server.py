@@ -133,5 +133,8 @@ def run_server(app: Starlette, settings: Settings) -> None:
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_STOP_SECONDS,
         http=protocol,
+        # uvicorn would take X-Forwarded-Proto/For from any loopback peer; the console trusts
+        # them only from --trusted-proxy (console.session.own_origin).
+        proxy_headers=False,
     )
     _Server(config).run()

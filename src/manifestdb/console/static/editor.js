@@ -30,12 +30,17 @@ async function send(arn, entries, status, after) {
 
 // -- one entry ----------------------------------------------------------------------------------
 
+// Every box of every bounding-box attribute is edited; each box keeps the attribute it is in
+// (a line of several labeling jobs has several), drawn with the attribute's own dash.
 export function entryEditor(arn, entry, frame, after) {
   const image = frame.querySelector("img");
+  const attributes = entry.boxAttributes;
+  const several = attributes.length > 1;
+  // The dash of a box attribute: the first solid, the others dashed (app.css .attr-<n>).
+  const attributeClass = (name) => `attr-${Math.max(0, attributes.indexOf(name)) % 4}`;
   const state = {
     labels: [...entry.labels],
-    boxes: entry.boxes.filter((box) => box.attribute === entry.boxAttribute).map((box) => ({ ...box })),
-    fixed: entry.boxes.filter((box) => box.attribute !== entry.boxAttribute),
+    boxes: entry.boxes.map((box) => ({ ...box })),
     selected: -1,
     boxesChanged: false,
     size: entry.size ? { ...entry.size } : null,
@@ -49,6 +54,9 @@ export function entryEditor(arn, entry, frame, after) {
     placeholder: "e.g. dog", list: "known-labels" });
   const labelList = h("ul", { id: "edit-labels", class: "edit-list" });
   const boxList = h("ul", { id: "box-list", class: "edit-list" });
+  // Where a new box goes: the first attribute unless another is chosen (none: a new one).
+  const boxAttribute = several ? h("select", { id: "box-attribute", name: "box-attribute" },
+    attributes.map((name) => h("option", { value: name }, name))) : null;
   const selectedPanel = h("div", { id: "selected-box" });
   const newLabel = h("input", { id: "new-label", name: "new-label", placeholder: "e.g. outdoor",
     list: "known-labels" });
@@ -68,13 +76,11 @@ export function entryEditor(arn, entry, frame, after) {
     svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
     svg.setAttribute("preserveAspectRatio", "none");
     const handle = Math.max(6, Math.round(Math.max(width, height) / 60));
-    const rects = state.boxes.map((box, index) => h("rect", { class: `box editable${
-      index === state.selected ? " selected" : ""}`, x: box.left, y: box.top, width: box.width,
-    height: box.height, stroke: colorOf(box.label), dataset: { label: box.label, index } },
-    h("title", {}, box.label)));
-    const fixed = state.fixed.map((box) => h("rect", { class: "box fixed", x: box.left, y: box.top,
-      width: box.width, height: box.height, stroke: colorOf(box.label), dataset: { label: box.label } },
-    h("title", {}, `${box.label} (attribute ${box.attribute}, not edited here)`)));
+    const rects = state.boxes.map((box, index) => h("rect", { class: `box editable ${
+      attributeClass(box.attribute)}${index === state.selected ? " selected" : ""}`, x: box.left,
+    y: box.top, width: box.width, height: box.height, stroke: colorOf(box.label),
+    dataset: { label: box.label, index, attribute: box.attribute || "" } },
+    h("title", {}, several ? `${box.label} (${box.attribute})` : box.label)));
     const chosen = state.boxes[state.selected];
     const handles = chosen ? HANDLES.map((name) => {
       const x = name.endsWith("w") ? chosen.left : chosen.left + chosen.width;
@@ -82,7 +88,7 @@ export function entryEditor(arn, entry, frame, after) {
       return h("rect", { class: "handle", x: x - handle / 2, y: y - handle / 2, width: handle,
         height: handle, dataset: { handle: name } });
     }) : [];
-    put(svg, fixed, rects, handles);
+    put(svg, rects, handles);
   }
 
   function drawPanel() {
@@ -91,11 +97,19 @@ export function entryEditor(arn, entry, frame, after) {
       h("button", { type: "button", class: "remove-label", "aria-label": `Remove label ${label}`,
         onclick: () => { state.labels = state.labels.filter((l) => l !== label); drawPanel(); changed(); } },
       "✕"))) : h("li", { class: "muted" }, "No image-level labels."));
-    put(boxList, state.boxes.length ? state.boxes.map((box, index) => h("li", {},
+    const item = (box, index) => h("li", {},
       h("button", { type: "button", class: "box-item", "aria-pressed": String(index === state.selected),
-        dataset: { index }, onclick: () => select(index), onkeydown: (event) => boxKey(event, index) },
+        dataset: { index, attribute: box.attribute || "" }, onclick: () => select(index),
+        onkeydown: (event) => boxKey(event, index) },
       `Box ${index + 1}: ${box.label} (${Math.round(box.left)}, ${Math.round(box.top)}, `
-        + `${Math.round(box.width)}×${Math.round(box.height)})`))) : h("li", { class: "muted" }, "No boxes."));
+        + `${Math.round(box.width)}×${Math.round(box.height)})`));
+    // With several attributes, the boxes are listed under the attribute each is in.
+    const groups = several ? attributes.map((name) => [h("li", { class: "attribute-head" },
+      h("svg", { class: "dash", viewBox: "0 0 24 6", "aria-hidden": "true" },
+        h("line", { class: attributeClass(name), x1: 0, y1: 3, x2: 24, y2: 3 })),
+      ` ${name}`), ...state.boxes.map((box, index) => box.attribute === name ? item(box, index) : null)])
+      : state.boxes.map(item);
+    put(boxList, state.boxes.length || several ? groups : h("li", { class: "muted" }, "No boxes."));
     const chosen = state.boxes[state.selected];
     put(selectedPanel, chosen ? [
       h("label", {}, "Label of the selected box ", h("input", { id: "selected-label",
@@ -103,6 +117,10 @@ export function entryEditor(arn, entry, frame, after) {
           const value = event.target.value.trim();
           if (value) { chosen.label = value; touchBoxes(); }
         } })),
+      several ? h("label", {}, "Attribute of the selected box ", h("select", {
+        id: "selected-attribute", onchange: (event) => { chosen.attribute = event.target.value; touchBoxes(); },
+      }, attributes.map((name) => h("option", { value: name, selected: name === chosen.attribute }, name))))
+        : null,
       h("button", { type: "button", id: "delete-box", onclick: () => removeBox(state.selected) },
         "Delete box"),
     ] : []);
@@ -152,7 +170,8 @@ export function entryEditor(arn, entry, frame, after) {
     } else {
       const label = boxLabel.value.trim();
       if (!label) { status.textContent = "Name the label of new boxes first."; boxLabel.focus(); return; }
-      state.boxes.push({ label, left: at.x, top: at.y, width: 0, height: 0 });
+      const attribute = boxAttribute ? boxAttribute.value : attributes[0] || null;
+      state.boxes.push({ label, attribute, left: at.x, top: at.y, width: 0, height: 0 });
       state.selected = state.boxes.length - 1;
       drag = { mode: "draw", at };
       drawBoxes();
@@ -213,8 +232,10 @@ export function entryEditor(arn, entry, frame, after) {
     if (added.length) edit.AddLabels = added;
     if (removed.length) edit.RemoveLabels = removed;
     if (state.boxesChanged) {
+      // Every box of the line, each in its attribute (none yet: the server makes one).
       edit.Boxes = state.boxes.map((box) => ({ Label: box.label, Left: Math.round(box.left),
-        Top: Math.round(box.top), Width: Math.round(box.width), Height: Math.round(box.height) }));
+        Top: Math.round(box.top), Width: Math.round(box.width), Height: Math.round(box.height),
+        ...(box.attribute ? { Attribute: box.attribute } : {}) }));
     }
     saveButton.disabled = true;
     send(arn, [edit], status, after).then((kept) => { if (kept === false) changed(); });
@@ -234,7 +255,9 @@ export function entryEditor(arn, entry, frame, after) {
       drawPanel(); changed();
     } }, h("label", {}, "New image-level label ", newLabel),
     h("button", { type: "submit", id: "add-label" }, "Add label")),
-    h("h4", {}, "Boxes"), h("label", {}, "Label of new boxes ", boxLabel), boxList, selectedPanel,
+    h("h4", {}, "Boxes"), h("label", {}, "Label of new boxes ", boxLabel),
+    boxAttribute ? h("label", {}, "Attribute of new boxes ", boxAttribute) : null,
+    boxList, selectedPanel,
     h("div", { class: "actions" }, saveButton, discard), status);
 }
 

@@ -11,7 +11,7 @@ export const alertBox = document.getElementById("alert");
 // -- small helpers ------------------------------------------------------------------------------
 
 export function h(tag, attrs = {}, ...children) {
-  const svg = ["svg", "rect", "title", "g"].includes(tag);
+  const svg = ["svg", "rect", "title", "g", "line"].includes(tag);
   const node = svg ? document.createElementNS("http://www.w3.org/2000/svg", tag)
     : document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
@@ -119,9 +119,10 @@ export function shortName(sourceRef) { return sourceRef.split("/").pop() || sour
 
 export function describeLine(text) {
   const line = JSON.parse(text);
-  // boxAttribute: the first bounding-box attribute, the one an edit of boxes rewrites.
+  // boxAttributes: the names of the line's bounding-box attributes, in key order (a line of
+  // several labeling jobs has several); new boxes go into the first unless the editor says.
   const entry = { text, line, sourceRef: line["source-ref"], boxes: [], labels: [], size: null,
-    problems: [], boxAttribute: null };
+    problems: [], boxAttributes: [] };
   const collect = (holder, where) => {
     if (!holder || typeof holder !== "object") return;
     for (const kind of ["errors", "warnings"]) {
@@ -142,7 +143,7 @@ export function describeLine(text) {
     if (meta.type === "groundtruth/object-detection" && value && typeof value === "object") {
       const size = Array.isArray(value.image_size) ? value.image_size[0] : null;
       if (size && size.width > 0 && size.height > 0 && !entry.size) entry.size = size;
-      if (entry.boxAttribute === null) entry.boxAttribute = key;
+      entry.boxAttributes.push(key);
       (Array.isArray(value.annotations) ? value.annotations : []).forEach((box, index) => {
         if (!box || typeof box !== "object") return;
         const label = classMap[String(box.class_id)] ?? `class ${box.class_id}`;
