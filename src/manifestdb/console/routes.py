@@ -14,7 +14,8 @@ the same operation, so the console can show nothing the caller could not list th
   (creating, updating and deleting from the page), as `POST /` answers it;
 - `GET /console/api/projects`: DescribeProjects, with DescribeDataset of each dataset;
 - `GET /console/api/datasets/{arn}`: DescribeDataset; `.../labels`: ListDatasetLabels;
-  `.../entries`: ListDatasetEntries; `.../entry?source-ref=S`: the one entry of source-ref S;
+  `.../entries`: ListDatasetEntries; `.../entry?source-ref=S`: the one entry of source-ref S
+  and its problems, each with its detail (field, value found, rule: `service.problems`);
 - `POST /console/api/datasets/{arn}/edits`: a save of edited entries (`service.edits`), one
   UpdateDatasetEntries change authorized and validated as the API's, sent with the lines the page
   loaded: a line changed since is refused with ConflictException (HTTP 409), nothing saved;
@@ -202,9 +203,29 @@ class Console:
         return call.json(self.protocol.serialize(operation, result), media_type=CONTENT_TYPE)
 
     async def entry(self, call: Call) -> Response:
+        """The stored line and its problems, each with its detail (the stored line keeps only
+        AWS's code and message)."""
         identity, arn, source_ref = await self._entry_request(call)
-        line = await run_in_threadpool(self.service.dataset_entry, identity.caller, arn, source_ref)
-        return call.json({"DatasetEntry": line})
+        line, problems = await run_in_threadpool(
+            self.service.dataset_entry_problems, identity.caller, arn, source_ref
+        )
+        return call.json(
+            {
+                "DatasetEntry": line,
+                "Problems": [
+                    {
+                        "Code": problem.code,
+                        "Message": problem.message,
+                        "Level": problem.level,
+                        "Warning": problem.warning,
+                        "Attribute": problem.attribute,
+                        "AnnotationIndex": problem.annotation_index,
+                        "Detail": problem.detail,
+                    }
+                    for problem in problems
+                ],
+            }
+        )
 
     async def save(self, call: Call) -> Response:
         """Edited entries saved as one UpdateDatasetEntries change of their new lines."""

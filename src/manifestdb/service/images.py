@@ -20,6 +20,7 @@ from manifestdb import objects
 from manifestdb.service.base import ServiceBase
 from manifestdb.service.context import Caller
 from manifestdb.service.errors import ResourceNotFoundException
+from manifestdb.service.problems import ExplainedProblem, explain_line
 from manifestdb.service.thumbnails import (
     NotAnImage,
     ThumbnailCache,
@@ -93,6 +94,14 @@ class ImageOperations(ServiceBase):
                 f"The dataset {dataset_arn} has no entry with source-ref {source_ref[:2048]!r}."
             )
         return line
+
+    def dataset_entry_problems(
+        self, caller: Caller, dataset_arn: str, source_ref: str
+    ) -> tuple[str, list[ExplainedProblem]]:
+        """The stored line of the entry and its problems, each with its detail (the line
+        judged again: `service.problems`)."""
+        line = self.dataset_entry(caller, dataset_arn, source_ref)
+        return line, explain_line(line, self.settings.limits)
 
     @property
     def thumbnail_cache(self) -> ThumbnailCache:

@@ -11,7 +11,7 @@
 
 
 import {
-  POLL_MS, main, crumbs, h, put, api, showError, clearError, whenLoginNeeded, colorOf, projectName, datasetPath, apiPath, imagePath, shortName, describeLine, boxesSvg, chips, badges, describe,
+  POLL_MS, main, crumbs, h, put, api, showError, clearError, whenLoginNeeded, colorOf, projectName, datasetPath, apiPath, imagePath, shortName, describeLine, withDetails, boxesSvg, chips, badges, describe,
 } from "./kit.js";
 import { entryEditor, knownLabels, selectionBar } from "./editor.js";
 import { renderUpdates } from "./updates.js";
@@ -358,12 +358,16 @@ async function renderEntry(arn, view) {
   let page;
   let entry;
   try {
-    page = await entriesPage(arn, filters);
-    entry = page.entries.find((candidate) => candidate.sourceRef === sourceRef);
-    if (!entry) {
-      const found = await api(`${apiPath(arn)}/entry`, new URLSearchParams({ "source-ref": sourceRef }));
-      entry = describeLine(found.DatasetEntry);
-    }
+    // The entry as stored now, with the detail of each problem (the server judges it again);
+    // the filtered page around it for ←/→.
+    const [found, around] = await Promise.all([
+      api(`${apiPath(arn)}/entry`, new URLSearchParams({ "source-ref": sourceRef })),
+      entriesPage(arn, filters),
+    ]);
+    page = around;
+    entry = withDetails(describeLine(found.DatasetEntry), found.Problems);
+    const index = page.entries.findIndex((candidate) => candidate.sourceRef === sourceRef);
+    if (index >= 0) page.entries[index] = entry;
   } catch (error) { put(main); return showError(error); }
   if (view !== generation) return;
   const index = page.entries.indexOf(entry);
@@ -416,7 +420,7 @@ async function renderEntry(arn, view) {
   if (said && !said.failed && entry.errorCount) {
     status.textContent += ` The saved line has ${entry.errorCount} error`
       + `${entry.errorCount > 1 ? "s" : ""}: ${entry.problems.filter((p) => p.kind === "error")
-        .map((p) => p.message).join(" ")}`;
+        .map((p) => (p.detail ? `${p.message} (${p.detail})` : p.message)).join(" ")}`;
   }
   put(main,
     h("nav", { class: "entry-nav", "aria-label": "Entries" },
@@ -442,7 +446,8 @@ async function renderEntry(arn, view) {
           entry.problems.length ? h("ul", { class: "problems", id: "problems" },
             entry.problems.map((problem) => h("li", { class: problem.kind },
               h("strong", {}, `${problem.where}: `), `${problem.message} `,
-              h("code", {}, problem.code))))
+              h("code", {}, problem.code),
+              problem.detail ? h("p", { class: "detail" }, problem.detail) : null)))
             : h("p", { class: "muted" }, "None: the line is valid.")),
         h("section", {}, h("h3", {}, "Stored line"),
           h("pre", { class: "line", id: "line" }, JSON.stringify(entry.line, null, 2))))));

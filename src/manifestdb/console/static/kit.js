@@ -123,21 +123,24 @@ export function describeLine(text) {
   // several labeling jobs has several); new boxes go into the first unless the editor says.
   const entry = { text, line, sourceRef: line["source-ref"], boxes: [], labels: [], size: null,
     problems: [], boxAttributes: [] };
-  const collect = (holder, where) => {
+  // Each problem with the object that holds it (level, attribute, index: as the server names
+  // them), so the detail the server computes for it can be put beside it (problemKey).
+  const collect = (holder, where, level, attribute = null, index = null) => {
     if (!holder || typeof holder !== "object") return;
     for (const kind of ["errors", "warnings"]) {
       for (const problem of Array.isArray(holder[kind]) ? holder[kind] : []) {
-        entry.problems.push({ kind: kind === "errors" ? "error" : "warning", where, ...problem });
+        entry.problems.push({ kind: kind === "errors" ? "error" : "warning", where, level,
+          attribute, index, ...problem });
       }
     }
   };
-  collect(line, "The line");
+  collect(line, "The line", "line");
   for (const key of Object.keys(line)) {
     if (SERVICE_KEYS.has(key) || key.endsWith("-metadata")) continue;
     const value = line[key];
     const meta = line[`${key}-metadata`];
-    collect(value, `Label attribute “${key}”`);
-    collect(meta, `The metadata of “${key}”`);
+    collect(value, `Label attribute “${key}”`, "attribute", key);
+    collect(meta, `The metadata of “${key}”`, "metadata", key);
     if (!meta || typeof meta !== "object") continue;
     const classMap = meta["class-map"] && typeof meta["class-map"] === "object" ? meta["class-map"] : {};
     if (meta.type === "groundtruth/object-detection" && value && typeof value === "object") {
@@ -149,7 +152,7 @@ export function describeLine(text) {
         const label = classMap[String(box.class_id)] ?? `class ${box.class_id}`;
         entry.boxes.push({ label, attribute: key, left: +box.left, top: +box.top,
           width: +box.width, height: +box.height });
-        collect(box, `Box ${index + 1} of “${key}” (${label})`);
+        collect(box, `Box ${index + 1} of “${key}” (${label})`, "annotation", key, index);
       });
     } else if (meta.type === "groundtruth/image-classification") {
       if (typeof meta["class-name"] === "string") entry.labels.push(meta["class-name"]);
@@ -161,6 +164,30 @@ export function describeLine(text) {
   }
   entry.errorCount = entry.problems.filter((p) => p.kind === "error").length;
   entry.warningCount = entry.problems.length - entry.errorCount;
+  return entry;
+}
+
+// Where a problem is written and what it is: the same for a problem of the stored line and for
+// the server's judgement of it (GET .../entry: Problems with Level, Attribute, AnnotationIndex).
+export function problemKey(level, attribute, index, code, message) {
+  // A problem of the line itself is written once per code and message, whatever its attribute.
+  return level === "line" ? `line|${code}|${message}` : `${level}|${attribute}|${index ?? ""}|${code}`;
+}
+
+// The stored line's problems with the detail of each (what the server found, and the rule).
+export function withDetails(entry, explained) {
+  const details = new Map();
+  for (const problem of explained) {
+    const key = problemKey(problem.Level, problem.Attribute, problem.AnnotationIndex,
+      problem.Code, problem.Message);
+    if (!details.has(key)) details.set(key, []);
+    details.get(key).push(problem.Detail);
+  }
+  for (const problem of entry.problems) {
+    const found = details.get(problemKey(problem.level, problem.attribute, problem.index,
+      problem.code, problem.message));
+    problem.detail = found && found.length ? found.shift() : null;
+  }
   return entry;
 }
 
