@@ -30,6 +30,10 @@ ROUTES: dict[tuple[str, str], list[tuple[str, dict[str, str], str]]] = {
     ],
     ("/_manifestdb/health", "GET"): [("/_manifestdb/health", {}, "Health")],
     ("/_manifestdb/datasets/{arn:path}/updates", "GET"): [(UPDATES_PATH, {}, "ListUpdateReports")],
+    ("/_manifestdb/history/{operation}", "POST"): [
+        ("/_manifestdb/history/ListDatasetVersions", {}, "ListDatasetVersions"),
+        ("/_manifestdb/history/NoSuchOperation", {}, "-"),
+    ],
     ("/", "GET"): [("/?from=test", {}, "ConsoleRedirect")],
     ("/console/", "GET"): [("/console/", {}, "ConsolePage")],
     ("/console/datasets/{view:path}", "GET"): [
