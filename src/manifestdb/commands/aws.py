@@ -94,6 +94,16 @@ def rekognition_client(
     )
 
 
+def history_client(endpoint_url: str | None, profile: str | None, region: str | None) -> Any:
+    """The history client (manifestdb.client) of the same profile, region and endpoint."""
+    from manifestdb.client import HistoryClient
+
+    try:
+        return HistoryClient(endpoint_url, profile=profile, region=region)
+    except ValueError as error:
+        raise CommandError(str(error), 2) from None
+
+
 def describe_error(error: BaseException) -> tuple[str, int]:
     """A one-line message and an exit code for an error a boto3 call raised."""
     from botocore.exceptions import (

@@ -40,6 +40,7 @@ from manifestdb.commands.aws import (
     EndpointOption,
     ProfileOption,
     RegionOption,
+    history_client,
     rekognition_client,
     reported_errors,
     s3_client,
@@ -131,23 +132,13 @@ def export_command(
     """Write a dataset's entries (filtered like ListDatasetEntries) in a label format."""
     if output_format in FOLDER_FORMATS and output is None:
         raise typer.BadParameter(f"{output_format.value} is written to a folder", param_hint="-o")
-    filters: dict[str, Any] = {}
-    if labels:
-        filters["ContainsLabels"] = labels
-    if labeled is not None:
-        filters["Labeled"] = labeled
-    if has_errors is not None:
-        filters["HasErrors"] = has_errors
-    if source_ref_contains is not None:
-        filters["SourceRefContains"] = source_ref_contains
+    filters = entry_filters(labels, labeled, has_errors, source_ref_contains)
     with reported_errors("export"):
         if version is None:
             entries = Entries(
                 rekognition_client(endpoint_url, profile, region), dataset_arn, filters
             )
         else:
-            from manifestdb.commands.history import history_client
-
             history = history_client(endpoint_url, profile, region)
             entries = EntriesAtVersion(history, dataset_arn, filters, version)
         if output_format is ExportFormat.manifest:
@@ -164,6 +155,25 @@ def export_command(
             )
         else:
             typer.echo(f"exported {entries.count:,} entries to {target}", err=True)
+
+
+def entry_filters(
+    labels: list[str] | None,
+    labeled: bool | None,
+    has_errors: bool | None,
+    source_ref_contains: str | None,
+) -> dict[str, Any]:
+    """ListDatasetEntries' filters of the command's options (those given)."""
+    filters: dict[str, Any] = {}
+    if labels:
+        filters["ContainsLabels"] = labels
+    if labeled is not None:
+        filters["Labeled"] = labeled
+    if has_errors is not None:
+        filters["HasErrors"] = has_errors
+    if source_ref_contains is not None:
+        filters["SourceRefContains"] = source_ref_contains
+    return filters
 
 
 class Entries:

@@ -22,24 +22,17 @@ from manifestdb.commands.aws import (
     EndpointOption,
     ProfileOption,
     RegionOption,
+    history_client,
     rekognition_client,
     reported_errors,
 )
+from manifestdb.commands.export import entry_filters
 
 ArnArgument = Annotated[str, typer.Argument(help="The dataset's ARN.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")]
 WaitOption = Annotated[
     bool, typer.Option("--wait/--no-wait", help="Wait for the job and say the version it made.")
 ]
-
-
-def history_client(endpoint_url: str | None, profile: str | None, region: str | None) -> Any:
-    from manifestdb.client import HistoryClient
-
-    try:
-        return HistoryClient(endpoint_url, profile=profile, region=region)
-    except ValueError as error:
-        raise CommandError(str(error), 2) from None
 
 
 def _when(timestamp: float) -> str:
@@ -190,15 +183,7 @@ def delete_entries_command(
     if from_file is not None:
         text = sys.stdin.read() if str(from_file) == "-" else _read(from_file)
         refs.extend(line.strip() for line in text.splitlines() if line.strip())
-    filters: dict[str, Any] = {}
-    if labels:
-        filters["ContainsLabels"] = labels
-    if labeled is not None:
-        filters["Labeled"] = labeled
-    if has_errors is not None:
-        filters["HasErrors"] = has_errors
-    if source_ref_contains is not None:
-        filters["SourceRefContains"] = source_ref_contains
+    filters = entry_filters(labels, labeled, has_errors, source_ref_contains)
     if bool(refs) == bool(filters):
         raise typer.BadParameter(
             "give source-refs (--source-ref, --from-file) or a filter (--label, --labeled, "

@@ -28,7 +28,7 @@ from manifestdb.states import (
     JobKind,
     ProjectStatus,
 )
-from manifestdb.store import DatasetRecord, EntryFilter
+from manifestdb.store import DatasetRecord, EntryFilter, LabelStats
 
 # A failed or running update leaves the source's entries whole: a copy takes them as they are.
 COPYABLE = COMPLETE | {DatasetStatus.UPDATE_FAILED, DatasetStatus.UPDATE_IN_PROGRESS}
@@ -236,18 +236,7 @@ class DatasetOperations(ServiceBase):
             after = self.tokens.read(next_token, "ListDatasetLabels", [dataset_arn])
             found = tx.label_page(dataset.id, after, limit + 1)
         page = found[:limit]
-        output: dict[str, Any] = {
-            "DatasetLabelDescriptions": [
-                {
-                    "LabelName": stats.label,
-                    "LabelStats": {
-                        "EntryCount": stats.entry_count,
-                        "BoundingBoxCount": stats.box_entry_count,
-                    },
-                }
-                for stats in page
-            ]
-        }
+        output: dict[str, Any] = {"DatasetLabelDescriptions": label_descriptions(page)}
         if len(found) > limit:
             output["NextToken"] = self.tokens.issue(
                 "ListDatasetLabels", [dataset_arn], page[-1].label
@@ -296,6 +285,20 @@ class DatasetOperations(ServiceBase):
             )
         self.job_queued()
         return {}
+
+
+def label_descriptions(page: list[LabelStats]) -> list[dict[str, Any]]:
+    """ListDatasetLabels' DatasetLabelDescriptions of a page of label counters."""
+    return [
+        {
+            "LabelName": stats.label,
+            "LabelStats": {
+                "EntryCount": stats.entry_count,
+                "BoundingBoxCount": stats.box_entry_count,
+            },
+        }
+        for stats in page
+    ]
 
 
 def refuse_busy(dataset: DatasetRecord, doing: str) -> None:

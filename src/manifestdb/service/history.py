@@ -14,7 +14,7 @@ import orjson
 
 from manifestdb.service.base import ServiceBase
 from manifestdb.service.context import Caller
-from manifestdb.service.datasets import refuse_busy
+from manifestdb.service.datasets import label_descriptions, refuse_busy
 from manifestdb.service.errors import (
     ConflictException,
     InvalidParameterException,
@@ -197,18 +197,7 @@ class HistoryOperations(ServiceBase):
         if after is not None:
             stats = [label for label in stats if label.label > after]
         page = stats[:limit]
-        output: dict[str, Any] = {
-            "DatasetLabelDescriptions": [
-                {
-                    "LabelName": label.label,
-                    "LabelStats": {
-                        "EntryCount": label.entry_count,
-                        "BoundingBoxCount": label.box_entry_count,
-                    },
-                }
-                for label in page
-            ]
-        }
+        output: dict[str, Any] = {"DatasetLabelDescriptions": label_descriptions(page)}
         if len(stats) > limit:
             output["NextToken"] = self.tokens.issue(
                 "ListDatasetLabelsAtVersion", query, page[-1].label

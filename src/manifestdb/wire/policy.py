@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from manifestdb.service import HISTORY_OPERATIONS
 from manifestdb.service.context import Caller
 from manifestdb.service.errors import AccessDeniedException
 
@@ -240,19 +241,7 @@ PERMISSIONS: dict[str, Callable[[Caller, Mapping[str, Any]], list[Permission]]] 
     "ListTagsForResource": _on("ListTagsForResource", "ResourceArn"),
     # manifestdb's own operations (history, docs/history.md): actions of the manifestdb
     # namespace, checked on the dataset's ARN.
-    **{
-        operation: _on(f"manifestdb:{operation}", "DatasetArn")
-        for operation in (
-            "ListDatasetVersions",
-            "DescribeDatasetVersion",
-            "ListDatasetEntriesAtVersion",
-            "ListDatasetLabelsAtVersion",
-            "DiffDatasetVersions",
-            "RevertDatasetVersion",
-            "RestoreDatasetVersion",
-            "DeleteDatasetEntries",
-        )
-    },
+    **{operation: _on(f"manifestdb:{operation}", "DatasetArn") for operation in HISTORY_OPERATIONS},
 }
 
 
