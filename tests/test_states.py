@@ -38,6 +38,9 @@ def test_the_stored_job_values_do_not_change() -> None:
         "distribute",
         "delete_dataset",
         "delete_project",
+        "delete_entries",
+        "revert",
+        "restore",
     ]
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from manifestdb.manifest.types import AWS_LIMITS, Limits
-from manifestdb.store.history import Retention
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) is loaded by the server, not by `manifestdb validate`
+    from manifestdb.store.history import Retention
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -50,6 +53,8 @@ class Settings:
 
     def retention(self) -> Retention:
         """How much history a job keeps when it writes a version (docs/history.md)."""
+        from manifestdb.store.history import Retention
+
         return Retention(
             versions=self.keep_versions or None,
             bytes=round(self.keep_history_mb * 1024 * 1024) if self.keep_history_mb else None,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from manifestdb.service import OPERATIONS
+from manifestdb.service import HISTORY_OPERATIONS, OPERATIONS
 from manifestdb.service.context import Caller
 from manifestdb.wire.policy import (
     PERMISSIONS,
@@ -167,12 +167,16 @@ def test_invalid_policies_are_refused_with_where_and_why(document: Any, named: s
 
 
 def test_every_operation_has_its_permissions() -> None:
-    assert set(PERMISSIONS) == set(OPERATIONS)
+    assert set(PERMISSIONS) == set(OPERATIONS) | set(HISTORY_OPERATIONS)
+    assert not set(OPERATIONS) & set(HISTORY_OPERATIONS)
     caller = Caller("111122223333", "eu-west-1", "arn:aws:iam::111122223333:user/alice")
     assert PERMISSIONS["CreateProject"](caller, {"ProjectName": "flowers"}) == [
         ("CreateProject", "arn:aws:rekognition:eu-west-1:111122223333:project/flowers/*")
     ]
     assert PERMISSIONS["DescribeProjects"](caller, {}) == [("DescribeProjects", "*")]
+    assert PERMISSIONS["RevertDatasetVersion"](caller, {"DatasetArn": DATASET}) == [
+        ("manifestdb:RevertDatasetVersion", DATASET)
+    ]
     assert PERMISSIONS["CreateDataset"](
         caller, {"ProjectArn": PROJECT, "DatasetSource": {"DatasetArn": DATASET}}
     ) == [("CreateDataset", PROJECT), ("ListDatasetEntries", DATASET)]
