@@ -47,6 +47,9 @@ ROUTES: dict[tuple[str, str], list[tuple[str, dict[str, str], str]]] = {
     ("/console/api/operations/{operation}", "POST"): [
         ("/console/api/operations/DescribeProjects", {}, "ConsoleOperation")
     ],
+    ("/console/api/history/{operation}", "POST"): [
+        ("/console/api/history/ListDatasetVersions", {}, "ConsoleHistory")
+    ],
     ("/console/api/datasets/{arn:path}", "GET"): [(CONSOLE_API, {}, "ConsoleDataset")],
     ("/console/api/datasets/{arn:path}/labels", "GET"): [
         (CONSOLE_API + "/labels", {}, "ConsoleLabels")

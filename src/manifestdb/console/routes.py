@@ -12,6 +12,9 @@ the same operation, so the console can show nothing the caller could not list th
   the login of `--auth sigv4` (`console.session`);
 - `POST /console/api/operations/{Operation}`: any served operation, its body the API's JSON
   (creating, updating and deleting from the page), as `POST /` answers it;
+- `POST /console/api/history/{Operation}`: a history operation (`wire.history`: versions, diff,
+  revert, restore, deletion of entries), its body and answer those of `POST /_manifestdb/history/`,
+  authorized with the same `manifestdb:` actions;
 - `GET /console/api/projects`: DescribeProjects, with DescribeDataset of each dataset;
 - `GET /console/api/datasets/{arn}`: DescribeDataset; `.../labels`: ListDatasetLabels;
   `.../entries`: ListDatasetEntries; `.../entry?source-ref=S`: the one entry of source-ref S
@@ -55,6 +58,7 @@ from manifestdb.service.errors import (
 from manifestdb.service.images import EntryImage
 from manifestdb.wire.auth import Authenticator, Identity
 from manifestdb.wire.body import read_body
+from manifestdb.wire.history import history_params
 from manifestdb.wire.pipeline import Call, Handler, Pipeline
 from manifestdb.wire.protocol import CONTENT_TYPE, Protocol, rekognition_model
 
@@ -115,6 +119,7 @@ class Console:
             post("/console/api/login", "ConsoleLogin", self.sessions.login),
             post("/console/api/logout", "ConsoleLogout", self.sessions.logout),
             post("/console/api/operations/{operation}", "ConsoleOperation", self.run_operation),
+            post("/console/api/history/{operation}", "ConsoleHistory", self.run_history),
             get("/console/api/projects", "ConsoleProjects", self.projects),
             get(datasets + "/labels", "ConsoleLabels", self.operation("ListDatasetLabels")),
             get(datasets + "/entries", "ConsoleEntries", self.operation("ListDatasetEntries")),
@@ -201,6 +206,20 @@ class Console:
         self.auth.authorize(identity, operation, params)
         result = await run_in_threadpool(self.service.call, operation, identity.caller, params)
         return call.json(self.protocol.serialize(operation, result), media_type=CONTENT_TYPE)
+
+    async def run_history(self, call: Call) -> Response:
+        """`POST /console/api/history/{Operation}`: a history operation, its body and answer as
+        `POST /_manifestdb/history/` (docs/history.md); a POST, so the CSRF rule holds."""
+        request = call.request
+        await self.sessions.check_change(request)
+        operation = request.path_params["operation"]
+        settings = self.service.settings
+        body = await read_body(request, settings.max_body_bytes, settings.request_timeout)
+        identity = await self.sessions.identity(request, body)
+        params = history_params(operation, body)
+        self.auth.authorize(identity, operation, params)
+        result = await run_in_threadpool(self.service.call, operation, identity.caller, params)
+        return call.json(result)
 
     async def entry(self, call: Call) -> Response:
         """The stored line and its problems, each with its detail (the stored line keeps only

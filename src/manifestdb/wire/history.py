@@ -179,30 +179,39 @@ def history_operation(request: Any) -> str:
     return name if name in RULES else "-"
 
 
+def history_params(operation: str, body: bytes) -> dict[str, Any]:
+    """The members of a history operation's JSON body, checked by its `RULES` (or the error
+    that names what to fix: UnknownOperationException, SerializationException,
+    ValidationException)."""
+    if operation not in RULES:
+        raise UnknownOperationException(
+            f"{operation[:100]!r} is not a history operation. manifestdb serves "
+            f"{', '.join(RULES)} under POST /_manifestdb/history/."
+        )
+    try:
+        params = orjson.loads(body or b"{}")
+    except orjson.JSONDecodeError as error:
+        raise SerializationException(
+            f"The body is not JSON ({error}): send a JSON object of the operation's members."
+        ) from None
+    if not isinstance(params, dict):
+        raise SerializationException(
+            f"The body is a JSON {type(params).__name__}: send a JSON object of the "
+            "operation's members."
+        )
+    members, required = RULES[operation]
+    return _members(params, members, required)
+
+
 def history_handler(settings: Settings, service: Service, auth: Authenticator) -> Handler:
     async def history(call: Call) -> Response:
         request = call.request
         operation = request.path_params["operation"]
         if operation not in RULES:
-            raise UnknownOperationException(
-                f"{operation[:100]!r} is not a history operation. manifestdb serves "
-                f"{', '.join(RULES)} under POST /_manifestdb/history/."
-            )
+            history_params(operation, b"")  # the error that names the operations
         body = await read_body(request, settings.max_body_bytes, settings.request_timeout)
         identity = auth.authenticate_request(request, body)
-        try:
-            params = orjson.loads(body or b"{}")
-        except orjson.JSONDecodeError as error:
-            raise SerializationException(
-                f"The body is not JSON ({error}): send a JSON object of the operation's members."
-            ) from None
-        if not isinstance(params, dict):
-            raise SerializationException(
-                f"The body is a JSON {type(params).__name__}: send a JSON object of the "
-                "operation's members."
-            )
-        members, required = RULES[operation]
-        params = _members(params, members, required)
+        params = history_params(operation, body)
         auth.authorize(identity, operation, params)
         result = await run_in_threadpool(service.call, operation, identity.caller, params)
         return call.json(result)

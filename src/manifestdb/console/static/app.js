@@ -8,6 +8,7 @@
 //                                               SourceRefContains) and NextToken for the page
 //   /console/datasets/{DatasetArn}/entry?source-ref=S&filters   one entry within the filtered set
 //   /console/datasets/{DatasetArn}/updates?next_token=T          the dataset's update reports
+//   /console/datasets/{DatasetArn}/history?next_token=T&from=A&to=B  its versions, a diff
 
 
 import {
@@ -15,6 +16,7 @@ import {
 } from "./kit.js";
 import { entryEditor, knownLabels, selectionBar } from "./editor.js";
 import { renderUpdates } from "./updates.js";
+import { renderHistory } from "./history.js";
 import { loadSession, showLogin } from "./login.js";
 import { datasetForm, deleteButton, newProjectForm } from "./manage.js";
 
@@ -28,6 +30,8 @@ let notice = null;
 function redraw(said) { notice = said; render(); }
 
 function noticeText(said) { return said ? said.text : ""; }
+
+function takeNotice() { const said = notice; notice = null; return said; }
 
 // -- filters and pages in the URL ---------------------------------------------------------------
 
@@ -88,12 +92,14 @@ function render() {
   // aria-busy: the view is being drawn (tests and assistive technology wait for "false").
   main.setAttribute("aria-busy", "true");
   const done = () => { if (view === generation) main.setAttribute("aria-busy", "false"); };
-  const match = location.pathname.match(/^\/console\/datasets\/([^/]+)(\/entry|\/updates)?\/?$/);
+  const match = location.pathname.match(/^\/console\/datasets\/([^/]+)(\/entry|\/updates|\/history)?\/?$/);
   const arn = match ? decodeURIComponent(match[1]) : "";
+  const isCurrent = () => view === generation;
   const drawn = !match ? renderProjects(view)
     : match[2] === "/entry" ? renderEntry(arn, view)
-      : match[2] === "/updates" ? renderUpdates(arn, () => view === generation, setCrumbs, projectName)
-        : renderGallery(arn, view);
+      : match[2] === "/updates" ? renderUpdates(arn, isCurrent, setCrumbs, projectName)
+        : match[2] === "/history" ? renderHistory(arn, isCurrent, setCrumbs, projectName, takeNotice(), redraw)
+          : renderGallery(arn, view);
   drawn.catch(showError).finally(done);
 }
 
@@ -225,7 +231,9 @@ async function renderGallery(arn, view) {
         + `${stats.TotalLabels} labels, ${stats.ErrorEntries} with errors`),
       form, count,
       h("p", {}, h("a", { href: `${datasetPath(arn)}/updates`, "data-route": true, id: "updates-link" },
-        "Updates"), h("span", { class: "muted" }, ": what each change did"))),
+        "Updates"), h("span", { class: "muted" }, ": what each change did")),
+      h("p", {}, h("a", { href: `${datasetPath(arn)}/history`, "data-route": true, id: "history-link" },
+        "History"), h("span", { class: "muted" }, ": every version, diff, revert"))),
     h("section", {}, statusBanner(description), selection, grid,
       h("nav", { class: "pager", "aria-label": "Pages" }, previous, pageInfo, next))));
   form.dataset.arn = arn;

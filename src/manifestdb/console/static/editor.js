@@ -4,6 +4,7 @@
 // lines and sends one UpdateDatasetEntries (a line changed meanwhile: ConflictException).
 
 import { h, put, colorOf, apiPath, postJson, waitForUpdate, saveProblem } from "./kit.js";
+import { historyCall } from "./history.js";
 
 const HANDLES = ["nw", "ne", "sw", "se"];
 const MIN_SIDE = 2; // pixels: a drag shorter than this is a click, not a box
@@ -300,11 +301,36 @@ export function selectionBar(arn, grid, entries, after) {
     send(arn, refs.map((ref) => ({ SourceRef: ref, Loaded: byRef.get(ref).text, [kind]: [name] })),
       status, after).then((kept) => { if (kept === false) refresh(); });
   };
+  // Deleting entries (DeleteDatasetEntries, which AWS lacks) is a version: History reverts it.
+  const remove = async () => {
+    const refs = chosen();
+    const what = refs.length === 1 ? `the entry ${refs[0]}` : `these ${refs.length} entries`;
+    if (!window.confirm(`Delete ${what}? The deletion is a version of the dataset: its History `
+      + "page can revert it.")) return;
+    for (const button of actions) button.disabled = true;
+    status.classList.remove("failed");
+    status.textContent = `Deleting ${refs.length} entr${refs.length > 1 ? "ies" : "y"}…`;
+    try {
+      await historyCall("DeleteDatasetEntries", { DatasetArn: arn, SourceRefs: refs });
+    } catch (error) {
+      status.textContent = saveProblem(error).replace(/^Not saved/, "Not deleted");
+      status.classList.add("failed");
+      refresh();
+      return;
+    }
+    const description = await waitForUpdate(arn);
+    const failed = description.Status !== "UPDATE_COMPLETE";
+    after({ failed, text: failed ? `${description.Status}: ${description.StatusMessage || ""}`
+      : `${description.Status}: deleted ${refs.length} entr${refs.length > 1 ? "ies" : "y"}. `
+        + "The History page can revert the deletion." });
+  };
   const actions = [
     h("button", { type: "button", id: "add-to-selected", onclick: () => edit("AddLabels") },
       "Add label to selected"),
     h("button", { type: "button", id: "remove-from-selected", onclick: () => edit("RemoveLabels") },
       "Remove label from selected"),
+    h("button", { type: "button", id: "delete-selected", class: "danger", onclick: remove },
+      "Delete selected"),
   ];
   const bar = h("div", { id: "selection", class: "selection", role: "region",
     "aria-label": "Edit the selected entries" }, count,
