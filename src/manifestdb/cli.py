@@ -28,7 +28,9 @@ from manifestdb.commands.options import (
     LogLevel,
     NoEngineHelper,
     S3EndpointUrl,
+    cannot_open_database,
     limit_profile,
+    number_in,
 )
 from manifestdb.commands.push import push_command
 from manifestdb.commands.validate import validate_command
@@ -74,7 +76,12 @@ def serve(
     host: Annotated[str, typer.Option(envvar="MANIFESTDB_HOST", help="Address to listen on.")] = (
         "127.0.0.1"
     ),
-    port: Annotated[int, typer.Option(envvar="MANIFESTDB_PORT", help="Port to listen on.")] = 8777,
+    port: Annotated[
+        int,
+        typer.Option(
+            envvar="MANIFESTDB_PORT", min=0, max=65535, help="Port to listen on (0: any free one)."
+        ),
+    ] = 8777,
     data_dir: Annotated[
         Path, typer.Option(envvar="MANIFESTDB_DATA_DIR", help="Where the SQLite database lives.")
     ] = Path("./data"),
@@ -130,6 +137,7 @@ def serve(
         float,
         typer.Option(
             envvar="MANIFESTDB_REQUEST_TIMEOUT",
+            callback=number_in(0, 86400, "seconds", above=True),
             help="Seconds a client has to send a request's headers (from connecting or from its "
             "last response), and again its body; a slower client is cut off.",
         ),
@@ -139,6 +147,7 @@ def serve(
         typer.Option(
             envvar="MANIFESTDB_THUMBNAIL_CACHE_MB",
             min=0,
+            max=10**9,
             help="Megabytes of console thumbnails kept on disk under --data-dir (0: none kept).",
         ),
     ] = 256,
@@ -146,7 +155,7 @@ def serve(
         float,
         typer.Option(
             envvar="MANIFESTDB_CONSOLE_SESSION_HOURS",
-            min=0.01,
+            callback=number_in(0.01, 24 * 366, "hours"),
             help="Hours a console login lasts (--auth sigv4); logging out ends it before.",
         ),
     ] = 12.0,
@@ -171,6 +180,8 @@ def serve(
     """Serve the Rekognition dataset API and the web console over HTTP."""
     import tempfile
 
+    from sqlalchemy.exc import SQLAlchemyError
+
     from manifestdb.wire.app import create_app
     from manifestdb.wire.authfile import AuthFileError
     from manifestdb.wire.server import run_server
@@ -181,6 +192,7 @@ def serve(
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--trusted-proxy") from None
     _check_auth_options(auth, auth_file, host, insecure_listen)
+    _check_host(host)
     configure_logging(log_level)
     os.umask(0o077)  # the database, its WAL and anything else written stay private to this user
     scratch = None
@@ -222,6 +234,8 @@ def serve(
         except AuthFileError as error:
             typer.echo(f"manifestdb: cannot start: {error}", err=True)
             raise typer.Exit(2) from None
+        except SQLAlchemyError as error:
+            cannot_open_database(settings.store_url(), error)
         run_server(asgi_app, settings)
     finally:
         if scratch is not None:
@@ -307,12 +321,45 @@ def _is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve to anything
 
 
+def _check_host(host: str) -> None:
+    """A --host this machine can listen on: an address, or a name it resolves."""
+    import socket
+
+    try:
+        socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise typer.BadParameter(
+            f"{host[:200]!r} is not an address or a name this machine resolves ({reason}): "
+            "give an IP address such as 127.0.0.1 or 0.0.0.0, or a host name",
+            param_hint="--host",
+        ) from None
+
+
 def _prepare_data_dir(data_dir: Path) -> None:
     """Create the data directory private (0700); warn when an existing one is not."""
     import logging
     import stat
 
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        why = (
+            "it is a file"
+            if data_dir.is_file() or isinstance(error, FileExistsError)
+            else (error.strerror or str(error))
+        )
+        raise typer.BadParameter(
+            f"{str(data_dir)[:200]!r} cannot be the data directory: {why}. Give a folder "
+            "manifestdb may create and write (or --in-memory)",
+            param_hint="--data-dir",
+        ) from None
+    if not os.access(data_dir, os.W_OK | os.X_OK):
+        raise typer.BadParameter(
+            f"{str(data_dir)[:200]!r} cannot be the data directory: this user cannot write "
+            "into it. Give a folder manifestdb may write",
+            param_hint="--data-dir",
+        )
     mode = stat.S_IMODE(data_dir.stat().st_mode)
     if mode & 0o077:
         logging.getLogger("manifestdb").warning(

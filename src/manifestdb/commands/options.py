@@ -1,18 +1,103 @@
-"""Options that `serve` and `worker` share: one definition each, flag and environment variable."""
+"""Options that `serve` and `worker` share: one definition each, flag and environment variable.
+
+Every setting is checked where it is read, flag or `MANIFESTDB_*` variable alike: a value out of
+its range, not a number (`nan`, `inf`), of the wrong form (a database or endpoint URL, a log
+level) or naming a folder that is not one is a usage error (exit 2) that names the option, the
+value found and the rule, before anything starts.
+"""
 
 from __future__ import annotations
 
+import math
+import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
 from manifestdb.manifest.types import LIMIT_PROFILES, Limits
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
+
+
+def number_in(
+    low: float, high: float, unit: str, *, above: bool = False
+) -> Callable[[float], float]:
+    """A check of a number option: finite and from `low` (excluded when `above`) to `high`."""
+
+    def check(value: float) -> float:
+        inside = (value > low if above else value >= low) and value <= high
+        if not (math.isfinite(value) and inside):
+            lowest = f"more than {low:g}" if above else f"from {low:g}"
+            raise typer.BadParameter(f"{value:g} is not allowed: give {unit} {lowest} to {high:g}")
+        return value
+
+    return check
+
+
+def _log_level(value: str) -> str:
+    if value.lower() not in LOG_LEVELS:
+        raise typer.BadParameter(f"{value!r} is not a log level: choose {', '.join(LOG_LEVELS)}")
+    return value.lower()
+
+
+def _database_url(value: str | None) -> str | None:
+    if not value:
+        return None  # unset (an empty variable too): SQLite under --data-dir
+    scheme, colon, rest = value.partition(":")
+    if not colon or scheme.lower() not in DATABASE_SCHEMES or not rest.startswith("//"):
+        # The value may hold a password: only its scheme is repeated.
+        found = f"a URL of scheme {scheme!r}" if colon else "no URL"
+        raise typer.BadParameter(
+            f"{found} is not a database manifestdb can use: give sqlite:///PATH or "
+            "postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+        )
+    return value
+
+
+def _endpoint_url(value: str | None) -> str | None:
+    if not value:
+        return None  # unset: AWS's own endpoint
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise typer.BadParameter(
+            f"{value[:200]!r} is not an endpoint URL: give http(s)://HOST[:PORT], e.g. "
+            "http://127.0.0.1:9000"
+        )
+    try:
+        parts.port  # noqa: B018 (a port out of range or not a number raises)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value[:200]!r} has no valid port: give http(s)://HOST[:PORT] with a port from 1 "
+            "to 65535"
+        ) from None
+    return value
+
+
+def cannot_open_database(url: str, error: Exception) -> NoReturn:
+    """Say that the database cannot be opened, and why (no traceback), and exit 1."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except Exception:  # a URL SQLAlchemy cannot read is shown by its scheme
+        shown = url.partition(":")[0] + ":..."
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+    typer.echo(
+        f"manifestdb: cannot start: the database {shown} cannot be opened: "
+        f"{reason[0] if reason else type(error).__name__}",
+        err=True,
+    )
+    raise typer.Exit(1)
+
+
 DatabaseUrl = Annotated[
     str | None,
     typer.Option(
         envvar="MANIFESTDB_DATABASE_URL",
+        callback=_database_url,
         help="postgresql://USER@HOST:PORT/DB for a shared PostgreSQL (default: SQLite in "
         "--data-dir).",
     ),
@@ -24,6 +109,7 @@ S3EndpointUrl = Annotated[
     str | None,
     typer.Option(
         envvar="MANIFESTDB_S3_ENDPOINT_URL",
+        callback=_endpoint_url,
         help="S3 endpoint to read manifests from (default: AWS).",
     ),
 ]
@@ -31,6 +117,9 @@ LocalBuckets = Annotated[
     Path | None,
     typer.Option(
         envvar="MANIFESTDB_LOCAL_BUCKETS",
+        exists=True,
+        file_okay=False,
+        dir_okay=True,
         help="Read s3://BUCKET/KEY from DIR/BUCKET/KEY instead of S3.",
     ),
 ]
@@ -38,6 +127,7 @@ JobDelay = Annotated[
     float,
     typer.Option(
         envvar="MANIFESTDB_JOB_DELAY",
+        callback=number_in(0, 3600, "seconds"),
         help="Seconds to wait before applying each job (to observe *_IN_PROGRESS).",
     ),
 ]
@@ -47,7 +137,7 @@ LeaseSeconds = Annotated[
         envvar="MANIFESTDB_LEASE_SECONDS",
         help="A running job is claimed again when its worker has not renewed its lease for "
         "this long.",
-        min=1.0,
+        callback=number_in(1, 86400, "seconds"),
     ),
 ]
 NoEngineHelper = Annotated[
@@ -64,6 +154,7 @@ KeepVersions = Annotated[
     typer.Option(
         envvar="MANIFESTDB_KEEP_VERSIONS",
         min=0,
+        max=2**31 - 1,
         help="Versions of history each dataset keeps; older ones are folded into the oldest "
         "kept (0: keep every version).",
     ),
@@ -72,13 +163,16 @@ KeepHistoryMb = Annotated[
     float,
     typer.Option(
         envvar="MANIFESTDB_KEEP_HISTORY_MB",
-        min=0.0,
+        callback=number_in(0, 1e9, "megabytes"),
         help="Megabytes of history (the lines versions replaced or removed) each dataset "
         "keeps; older versions are folded (0: no limit).",
     ),
 ]
 LogLevel = Annotated[
-    str, typer.Option(envvar="MANIFESTDB_LOG_LEVEL", help="debug, info, warning or error.")
+    str,
+    typer.Option(
+        envvar="MANIFESTDB_LOG_LEVEL", callback=_log_level, help="debug, info, warning or error."
+    ),
 ]
 
 

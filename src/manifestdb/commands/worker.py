@@ -19,6 +19,7 @@ from manifestdb.commands.options import (
     LogLevel,
     NoEngineHelper,
     S3EndpointUrl,
+    cannot_open_database,
     limit_profile,
 )
 from manifestdb.config import Settings
@@ -31,7 +32,9 @@ def worker_command(
     ] = Path("./data"),
     concurrency: Annotated[
         int,
-        typer.Option(envvar="MANIFESTDB_CONCURRENCY", min=1, help="Jobs applied at the same time."),
+        typer.Option(
+            envvar="MANIFESTDB_CONCURRENCY", min=1, max=256, help="Jobs applied at the same time."
+        ),
     ] = 1,
     limits: LimitProfile = "aws",
     s3_endpoint_url: S3EndpointUrl = None,
@@ -47,6 +50,8 @@ def worker_command(
     import logging
     import signal
     import threading
+
+    from sqlalchemy.exc import SQLAlchemyError
 
     from manifestdb.jobs.runner import Runner
     from manifestdb.store import Store
@@ -66,7 +71,10 @@ def worker_command(
         keep_history_mb=keep_history_mb,
         engine_helper=not no_engine_helper,
     )
-    store = Store(settings.store_url())
+    try:
+        store = Store(settings.store_url())
+    except SQLAlchemyError as error:
+        cannot_open_database(settings.store_url(), error)
     runner = Runner(store, settings, concurrency=concurrency)
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -86,12 +94,23 @@ def migrate_command(
     ] = Path("./data"),
 ) -> None:
     """Create or upgrade the database schema to this release (servers also do it at start)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from manifestdb.store import Store
 
     settings = Settings(data_dir=data_dir, database_url=database_url)
     if not database_url:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    Store(settings.store_url()).close()
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise typer.BadParameter(
+                f"{str(data_dir)[:200]!r} cannot be the data directory: {error.strerror or error}",
+                param_hint="--data-dir",
+            ) from None
+    try:
+        Store(settings.store_url()).close()
+    except SQLAlchemyError as error:
+        cannot_open_database(settings.store_url(), error)
     typer.echo("manifestdb: the database schema is up to date")
 
 
