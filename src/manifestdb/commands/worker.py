@@ -103,8 +103,9 @@ def migrate_command(
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
+            why = "it is a file" if data_dir.is_file() else error.strerror or str(error)
             raise typer.BadParameter(
-                f"{str(data_dir)[:200]!r} cannot be the data directory: {error.strerror or error}",
+                f"{str(data_dir)[:200]!r} cannot be the data directory: {why}",
                 param_hint="--data-dir",
             ) from None
     try:
