@@ -29,6 +29,7 @@ from manifestdb.commands.options import (
     NoEngineHelper,
     S3EndpointUrl,
     cannot_open_database,
+    create_data_dir,
     limit_profile,
     number_in,
 )
@@ -341,19 +342,7 @@ def _prepare_data_dir(data_dir: Path) -> None:
     import logging
     import stat
 
-    try:
-        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as error:
-        why = (
-            "it is a file"
-            if data_dir.is_file() or isinstance(error, FileExistsError)
-            else (error.strerror or str(error))
-        )
-        raise typer.BadParameter(
-            f"{str(data_dir)[:200]!r} cannot be the data directory: {why}. Give a folder "
-            "manifestdb may create and write (or --in-memory)",
-            param_hint="--data-dir",
-        ) from None
+    create_data_dir(data_dir, 0o700, " (or --in-memory)")
     if not os.access(data_dir, os.W_OK | os.X_OK):
         raise typer.BadParameter(
             f"{str(data_dir)[:200]!r} cannot be the data directory: this user cannot write "

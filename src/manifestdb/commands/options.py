@@ -76,6 +76,23 @@ def _endpoint_url(value: str | None) -> str | None:
     return value
 
 
+def create_data_dir(data_dir: Path, mode: int = 0o777, hint: str = "") -> None:
+    """Create the data directory (and its parents), or a --data-dir usage error saying why."""
+    try:
+        data_dir.mkdir(mode=mode, parents=True, exist_ok=True)
+    except OSError as error:
+        why = (
+            "it is a file"
+            if data_dir.is_file() or isinstance(error, FileExistsError)
+            else (error.strerror or str(error))
+        )
+        raise typer.BadParameter(
+            f"{str(data_dir)[:200]!r} cannot be the data directory: {why}. Give a folder "
+            f"manifestdb may create and write{hint}",
+            param_hint="--data-dir",
+        ) from None
+
+
 def cannot_open_database(url: str, error: Exception) -> NoReturn:
     """Say that the database cannot be opened, and why (no traceback), and exit 1."""
     from sqlalchemy.engine import make_url

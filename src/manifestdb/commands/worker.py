@@ -20,6 +20,7 @@ from manifestdb.commands.options import (
     NoEngineHelper,
     S3EndpointUrl,
     cannot_open_database,
+    create_data_dir,
     limit_profile,
 )
 from manifestdb.config import Settings
@@ -100,14 +101,7 @@ def migrate_command(
 
     settings = Settings(data_dir=data_dir, database_url=database_url)
     if not database_url:
-        try:
-            data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            why = "it is a file" if data_dir.is_file() else error.strerror or str(error)
-            raise typer.BadParameter(
-                f"{str(data_dir)[:200]!r} cannot be the data directory: {why}",
-                param_hint="--data-dir",
-            ) from None
+        create_data_dir(data_dir)
     try:
         Store(settings.store_url()).close()
     except SQLAlchemyError as error:

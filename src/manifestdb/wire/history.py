@@ -179,15 +179,20 @@ def history_operation(request: Any) -> str:
     return name if name in RULES else "-"
 
 
-def history_params(operation: str, body: bytes) -> dict[str, Any]:
-    """The members of a history operation's JSON body, checked by its `RULES` (or the error
-    that names what to fix: UnknownOperationException, SerializationException,
-    ValidationException)."""
+def check_history_operation(operation: str) -> None:
+    """UnknownOperationException, naming the history operations, for a name none of them has."""
     if operation not in RULES:
         raise UnknownOperationException(
             f"{operation[:100]!r} is not a history operation. manifestdb serves "
             f"{', '.join(RULES)} under POST /_manifestdb/history/."
         )
+
+
+def history_params(operation: str, body: bytes) -> dict[str, Any]:
+    """The members of a history operation's JSON body, checked by its `RULES` (or the error
+    that names what to fix: UnknownOperationException, SerializationException,
+    ValidationException)."""
+    check_history_operation(operation)
     try:
         params = orjson.loads(body or b"{}")
     except orjson.JSONDecodeError as error:
@@ -207,8 +212,7 @@ def history_handler(settings: Settings, service: Service, auth: Authenticator) -
     async def history(call: Call) -> Response:
         request = call.request
         operation = request.path_params["operation"]
-        if operation not in RULES:
-            history_params(operation, b"")  # the error that names the operations
+        check_history_operation(operation)  # before the body is read
         body = await read_body(request, settings.max_body_bytes, settings.request_timeout)
         identity = auth.authenticate_request(request, body)
         params = history_params(operation, body)

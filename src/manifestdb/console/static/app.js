@@ -98,7 +98,7 @@ function render() {
   const drawn = !match ? renderProjects(view)
     : match[2] === "/entry" ? renderEntry(arn, view)
       : match[2] === "/updates" ? renderUpdates(arn, isCurrent, setCrumbs, projectName)
-        : match[2] === "/history" ? renderHistory(arn, isCurrent, setCrumbs, projectName, takeNotice(), redraw)
+        : match[2] === "/history" ? renderHistory(arn, isCurrent, setCrumbs, projectName, takeNotice(), redraw, navigate)
           : renderGallery(arn, view);
   drawn.catch(showError).finally(done);
 }

@@ -173,23 +173,19 @@ async function diffSection(arn, from, to, token, page) {
       : null);
 }
 
-function compareForm(arn, from, to, latest, page) {
+function compareForm(arn, from, to, latest, page, navigate) {
   const field = (name, value) => h("input", { type: "number", name, min: 0, max: latest, required: true,
     value: value ?? "", "aria-label": name === "from" ? "From version" : "To version" });
   const form = h("form", { id: "compare", class: "inline", onsubmit: (event) => {
     event.preventDefault();
     const data = new FormData(form);
-    const link = h("a", { href: historyUrl(arn, { next_token: page, from: data.get("from"), to: data.get("to") }),
-      "data-route": true, hidden: true });
-    document.body.append(link);
-    link.click();
-    link.remove();
+    navigate(historyUrl(arn, { next_token: page, from: data.get("from"), to: data.get("to") }));
   } }, h("label", {}, "Compare version ", field("from", from)), h("label", {}, " with ", field("to", to)),
   h("button", { type: "submit" }, "Compare"));
   return form;
 }
 
-export async function renderHistory(arn, isCurrent, setCrumbs, projectName, said, redraw) {
+export async function renderHistory(arn, isCurrent, setCrumbs, projectName, said, redraw, navigate) {
   const params = new URLSearchParams(location.search);
   const token = params.get("next_token") || "";
   const from = params.get("from");
@@ -222,7 +218,7 @@ export async function renderHistory(arn, isCurrent, setCrumbs, projectName, said
     h("p", { class: "muted" }, "Every create, update, distribution, deletion, revert and restore of "
       + "the dataset is a version, newest first. A revert or a restore is a version too."),
     status,
-    compareForm(arn, from, to, latest, token),
+    compareForm(arn, from, to, latest, token, navigate),
     diffProblem ? h("p", { class: "failed", id: "diff-problem" }, diffProblem) : diff,
     h("table", { id: "versions" },
       h("thead", {}, h("tr", {}, ["Version", "Kind", "When", "Caller", "What it did",
