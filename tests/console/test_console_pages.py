@@ -278,6 +278,7 @@ def test_the_entry_view_says_what_is_wrong_at_each_level(
     assert "ERROR_BOUNDING_BOX_TOO_SMALL" in text
     image = page.locator("figure img")
     assert image.get_attribute("alt") == ref("notes.jpg")
+    wait_for_images(page)  # the image loads after the view is drawn
     assert image.evaluate("image => image.naturalWidth") > 0  # the placeholder
 
 
