@@ -87,8 +87,14 @@ def test_restoring_to_a_version_gives_back_its_entries_in_their_order(
     error = error_of(history.restore_dataset_version, DatasetArn=arn, VersionNumber=6)
     assert (
         error["Code"] == "InvalidParameterException"
-        and "at version 6 already" in (error["Message"])
+        and "at version 6 already: restore an older one (0 to 5)" in (error["Message"])
     )
+    # A dataset with only its first version has nothing older: the message says so.
+    _, fresh = new_dataset(rekognition)
+    error = error_of(history.restore_dataset_version, DatasetArn=fresh, VersionNumber=0)
+    assert error["Message"] == (
+        "The dataset is at version 0 already: it has no older version to restore."
+    ), error
 
 
 def test_deleting_entries_by_source_ref_and_by_filter(rekognition: Any, history: Any) -> None:

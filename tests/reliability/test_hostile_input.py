@@ -1,7 +1,7 @@
 """Hostile input against a real server: whatever arrives, the answer is a well-formed AWS success
 or error, never a 5xx, and an untouched control dataset stays byte-identical.
 
-Five fuzzers on hypothesis:
+Six fuzzers on hypothesis, each run on SQLite and on PostgreSQL:
 - requests for every operation built from botocore's input shapes: valid values, boundary values
   (lengths and ranges one past the limit, huge strings, 5 MiB + 1 blobs, integers past 64 bits)
   and wrong ones (other JSON types, NaN/Infinity, deep nesting, unknown members, invalid base64,
@@ -12,7 +12,10 @@ Five fuzzers on hypothesis:
 - the `/_manifestdb/` routes with any text in their path and query (NUL, lone surrogates, control
   characters, Unicode digits, very long values, bytes that are not UTF-8);
 - S3 object names for CreateDataset (the same strings, `..`, and the names of what a local bucket
-  can hold: a looping link, a folder, a FIFO, a dangling link, a link out of the bucket).
+  can hold: a looping link, a folder, a FIFO, a dangling link, a link out of the bucket);
+- the JSON bodies of the history operations (`POST /_manifestdb/history/{Operation}`), built from
+  their rules (`wire.history.RULES`) as the model-shaped ones are from botocore's shapes, with
+  reverts, restores and deletions of the fuzz projects' datasets that succeed.
 
 Examples per fuzzer: MANIFESTDB_FUZZ_EXAMPLES (default 150; `make fuzz` runs thousands).
 """
@@ -43,6 +46,7 @@ from reliability_kit import JSON_11, TARGET, Api, env_int, new_dataset, update
 
 from manifestdb.harness import ConnectionClosed, RawResponse, ResponseReader
 from manifestdb.service import OPERATIONS as SERVED_OPERATIONS
+from manifestdb.wire.history import RULES as HISTORY_RULES
 from support.lines import box_line, image_line, manifest
 from support.raw import Answer, check_shape, operation_model, rekognition_model
 
@@ -202,6 +206,8 @@ def world(start_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     control_project = described["ProjectArn"]
 
     slots = [fuzz_project(api, with_test=n == 0) for n in range(3)]
+    for slot in slots:  # the fuzz projects hold entries, for revert, restore and deletion
+        assert api.settle(slot["train"])["DatasetStats"]["TotalEntries"] == 30
     tokens = [
         api.ok(operation, {**params, "MaxResults": 1})["NextToken"]
         for operation, params in (
@@ -216,7 +222,7 @@ def world(start_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     yield world
 
 
-FUZZ_LINES = manifest(*(image_line(f"s3://fz/{i}.jpg", f"label-{i % 4}") for i in range(30)))
+FUZZ_LINES = manifest(*(image_line(f"s3://fuzz-data/{i}.jpg", f"label-{i % 4}") for i in range(30)))
 
 
 def fuzz_project(api: Api, with_test: bool) -> dict[str, str]:
@@ -848,3 +854,183 @@ def test_s3_object_names_of_create_dataset(
     world.check_control()
     with capsys.disabled():
         print(f"\nfuzz: {RUN['S3 object names']} S3 object names, control intact")
+
+
+# -- the history operations' JSON bodies (POST /_manifestdb/history/{Operation}) ---------------
+
+# Operations that only read a dataset: the control dataset may be named. The others change what
+# they name, so they get the fuzz projects' datasets (or ARNs that name nothing).
+HISTORY_READS = {
+    "ListDatasetVersions",
+    "DescribeDatasetVersion",
+    "ListDatasetEntriesAtVersion",
+    "ListDatasetLabelsAtVersion",
+    "DiffDatasetVersions",
+}
+HISTORY_ANSWERS = {  # what a 200 of each carries
+    "ListDatasetVersions": "Versions",
+    "DescribeDatasetVersion": "Version",
+    "ListDatasetEntriesAtVersion": "DatasetEntries",
+    "ListDatasetLabelsAtVersion": "DatasetLabelDescriptions",
+    "DiffDatasetVersions": "Changes",
+}
+HISTORY_ERRORS = {
+    "ValidationException",
+    "SerializationException",
+    "UnknownOperationException",
+    "ResourceNotFoundException",
+    "ResourceInUseException",
+    "InvalidPaginationTokenException",
+    "ConflictException",
+    "InvalidParameterException",
+    "LimitExceededException",
+}
+
+
+def _history_members(world: World, operation: str, token: str) -> dict[str, Any]:
+    """A strategy per member of the history operations (`wire.history.RULES`): valid values
+    mostly, boundary and wrong ones too (the same 85/10/5 split as the model-shaped fuzzer)."""
+
+    def arn(index: int) -> str:  # at draw time: the pool changes as the fuzzer deletes things
+        pool = world.pool("dataset") + ([world.control] if operation in HISTORY_READS else [])
+        return pool[index % len(pool)]
+
+    strings = st.sampled_from(["", "a" * 4097, HUGE, "\ud800\udfff\ufffe\u202e"]) | hostile_text
+    integers = st.sampled_from(
+        [-1, 2**31, 2**63, 2**64 + 1, -(2**64), 10**30, 1.5, math.nan, math.inf, *NUMBERS]
+    )
+    booleans = st.sampled_from([0, 1, "true", "false", Raw(b"True"), Raw(b"tru"), None])
+
+    def member(valid: st.SearchStrategy[Any], boundary: st.SearchStrategy[Any]) -> Any:
+        return weighted((17, valid), (2, boundary), (1, wrong_values))
+
+    refs = st.sampled_from(
+        [f"s3://fuzz-data/{i}.jpg" for i in range(0, 30, 7)] + ["s3://ctl/1.jpg", "s3://none/x.jpg"]
+    )
+    labels = st.lists(
+        st.sampled_from(["label-0", "label-1", "label-3", "nope"]) | st.text(max_size=20),
+        min_size=1,
+        max_size=3,
+    )
+    filters = {
+        "ContainsLabels": member(labels, st.just([]) | st.just(["x"] * 11) | strings),
+        "Labeled": member(st.booleans(), booleans),
+        "HasErrors": member(st.booleans(), booleans),
+        "SourceRefContains": member(st.sampled_from(["fuzz-data/", "ctl", "1.jpg"]), strings),
+    }
+    versions = member(st.integers(0, 2) | st.integers(3, 9), integers | strings)
+    return {
+        "DatasetArn": weighted(
+            (8, st.integers(0, 15).map(arn)),
+            (1, st.integers(0, 15).map(arn).map(lambda a: a.replace("123456789012", "2" * 12))),
+            (1, strings),
+        ),
+        "VersionNumber": versions,
+        "FromVersion": versions,
+        "ToVersion": versions,
+        "NextToken": member(
+            st.just(token) | st.just(token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]),
+            strings,
+        ),
+        "MaxResults": member(st.integers(1, 100), integers | st.sampled_from([0, 101, 1001])),
+        "Force": member(st.booleans(), booleans),
+        "SourceRefs": member(
+            st.lists(refs, min_size=1, max_size=4),
+            st.just([]) | st.lists(strings, min_size=1, max_size=3) | strings,
+        ),
+        "Filter": member(
+            st.fixed_dictionaries({}, optional=filters),
+            strings | st.dictionaries(st.text(max_size=8), json_values, min_size=1, max_size=2),
+        ),
+        **filters,
+    }
+
+
+def _history_document(world: World, operation: str, token: str) -> st.SearchStrategy[Any]:
+    members, required = HISTORY_RULES[operation]
+    strategies = _history_members(world, operation, token)
+    mine = {name: strategies[name] for name in members}
+
+    def document(*also: str) -> st.SearchStrategy[dict[str, Any]]:
+        """The required members and `also`, with the others optional (those of `also` left
+        out: DeleteDatasetEntries takes one of SourceRefs or Filter)."""
+        needed = (*required, *also)
+        optional = () if also else tuple(name for name in mine if name not in needed)
+        return st.fixed_dictionaries(
+            {name: mine[name] for name in needed},
+            optional={name: mine[name] for name in optional},
+        )
+
+    valid = document()
+    if operation == "DeleteDatasetEntries":
+        valid = weighted((4, document("SourceRefs")), (4, document("Filter")), (1, valid))
+    unknown = st.dictionaries(
+        st.text(min_size=1, max_size=12).filter(lambda key: key not in members),
+        json_values,
+        min_size=1,
+        max_size=2,
+    )
+    return weighted(
+        (17, valid),
+        (1, st.builds(lambda body, extra: {**body, **extra}, valid, unknown)),
+        (1, st.just({}) | st.sampled_from(list(members)).map(lambda m: {m.lower(): 1})),
+        (1, wrong_values),
+    )
+
+
+def test_history_operations_with_hostile_bodies(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = world.api.http.request(
+        "POST",
+        world.api.url + "/_manifestdb/history/ListDatasetVersions",
+        body=orjson.dumps({"DatasetArn": world.control, "MaxResults": 1}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert first.status == 200, first.data[:300]
+    token = orjson.loads(first.data)["NextToken"]  # a real page token of the control's history
+    operations = list(HISTORY_RULES)
+    documents = {op: _history_document(world, op, token) for op in operations}
+    outcomes: Counter[str] = Counter()
+
+    @FUZZ
+    @given(
+        operation=weighted(
+            (16, st.sampled_from(operations)),
+            (1, st.sampled_from(["", "listdatasetversions", "Nope", "ListDatasetVersions/x"])),
+            (1, hostile_text.map(_quoted)),
+        ),
+        data=st.data(),
+        mutate=_mutations(),
+        content_type=st.sampled_from(["application/json"] * 6 + [JSON_11, None, "text/plain"]),
+    )
+    def fuzz(
+        operation: str,
+        data: st.DataObject,
+        mutate: Callable[[bytes], bytes],
+        content_type: str | None,
+    ) -> None:
+        source = documents.get(operation, documents["ListDatasetVersions"])
+        body = mutate(encode(data.draw(source, label="document")))
+        headers = {} if content_type is None else {"Content-Type": content_type}
+        response = world.api.http.request(
+            "POST", world.api.url + "/_manifestdb/history/" + operation, body=body, headers=headers
+        )
+        RUN["history bodies"] += 1
+        check_answer(response.status, response.headers, response.data, None)
+        document = orjson.loads(response.data)
+        if response.status == 200:
+            if operation in HISTORY_ANSWERS:
+                assert HISTORY_ANSWERS[operation] in document, document
+            else:  # a revert, a restore or a deletion: a job was queued
+                assert operation in HISTORY_RULES, (operation, document)
+        else:
+            assert document["__type"] in HISTORY_ERRORS, document
+        code = document.get("__type", "")
+        outcomes[f"{urllib.parse.unquote(operation)[:30]} {response.status} {code}".strip()] += 1
+
+    fuzz()
+    world.check_control()
+    with capsys.disabled():
+        print(f"\nfuzz: {RUN['history bodies']} history bodies, control intact")
+        print(f"fuzz: history answers {dict(outcomes.most_common())}")

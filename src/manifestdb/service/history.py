@@ -362,9 +362,13 @@ class HistoryOperations(ServiceBase):
             bounds = tx.version_bounds(dataset.id)
             assert bounds is not None
             if version_number == bounds[1]:
+                older = (
+                    f"restore an older one ({bounds[0]} to {bounds[1] - 1})"
+                    if bounds[0] < bounds[1]
+                    else "it has no older version to restore"
+                )
                 raise InvalidParameterException(
-                    f"The dataset is at version {version_number} already: restore an older one "
-                    f"({bounds[0]} to {bounds[1] - 1})."
+                    f"The dataset is at version {version_number} already: {older}."
                 )
             self._queue(tx, dataset, caller, JobKind.RESTORE, now, version=version_number)
         self.job_queued()
