@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import orjson
 import pytest
 from migration_support import alembic
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 from store_support import UPDATE, new_dataset
 
 from manifestdb.manifest import Entry, check_line
@@ -107,3 +107,57 @@ def test_migration_0012_starts_history_at_the_current_state(engine: Engine) -> N
             )
         }
     assert "dataset_versions" not in tables and "entry_history" not in tables
+
+
+def _history_keys(engine: Engine) -> list[tuple[str, tuple[str, ...]]]:
+    """(name, columns) of entry_history's indexes and unique constraints."""
+    found = inspect(engine)
+    keys = [(k["name"], k["column_names"]) for k in found.get_unique_constraints("entry_history")]
+    keys += [
+        (i["name"], i["column_names"])
+        for i in found.get_indexes("entry_history")
+        if not i.get("duplicates_constraint")  # PostgreSQL: the constraint's own index
+    ]
+    return sorted({(str(name), tuple(str(c) for c in columns)) for name, columns in keys})
+
+
+def test_migration_0013_keys_before_images_by_version_and_keeps_them(engine: Engine) -> None:
+    alembic(engine, "0012")
+    rows = [
+        (7, f"s3://bkt/{i}.jpg", version, i, f"line {i}") for i in range(5) for version in (1, 2)
+    ]
+    with engine.begin() as conn:
+        for row in rows:
+            conn.execute(
+                text(
+                    "INSERT INTO entry_history (dataset_id, source_ref, version, seq, line) "
+                    "VALUES (:d, :r, :v, :s, :l)"
+                ),
+                dict(zip("drvsl", row, strict=True)),
+            )
+    assert _history_keys(engine) == [
+        ("ix_entry_history_version", ("dataset_id", "version")),
+        ("uq_entry_history", ("dataset_id", "source_ref", "version")),
+    ]
+    alembic(engine, "head")
+    assert _history_keys(engine) == [("uq_entry_history", ("dataset_id", "version", "source_ref"))]
+    query = text(
+        "SELECT dataset_id, source_ref, version, seq, line FROM entry_history "
+        "ORDER BY version, source_ref"
+    )
+    with engine.connect() as conn:
+        assert [tuple(r) for r in conn.execute(query)] == sorted(rows, key=lambda r: (r[2], r[1]))
+    with pytest.raises(Exception, match=r"(?i)unique"), engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO entry_history (dataset_id, source_ref, version) "
+                "VALUES (7, 's3://bkt/0.jpg', 1)"
+            )
+        )
+    alembic(engine, "0012", down=True)
+    assert _history_keys(engine) == [
+        ("ix_entry_history_version", ("dataset_id", "version")),
+        ("uq_entry_history", ("dataset_id", "source_ref", "version")),
+    ]
+    with engine.connect() as conn:
+        assert len(conn.execute(query).all()) == len(rows)

@@ -224,7 +224,7 @@ dataset_versions = Table(
 
 # What each entry a version changed was before it: its line, labels and flags, or nothing
 # (`line` NULL: it did not exist; `seq` then NULL too). Written by the job that made the change,
-# in its transaction. Keyed for "the first change of this source-ref after version N".
+# in its transaction. Keyed by version, then source-ref.
 entry_history = Table(
     "entry_history",
     metadata,
@@ -237,8 +237,9 @@ entry_history = Table(
     Column("is_labeled", Boolean),
     Column("has_errors", Boolean),
     Column("bucket", Text),
-    UniqueConstraint("dataset_id", "source_ref", "version", name="uq_entry_history"),
-    Index("ix_entry_history_version", "dataset_id", "version"),
+    # Every read asks for a range of versions (then maybe some source-refs): one key serves
+    # them all, and a change's rows go in at its end, in order (migration 0013).
+    UniqueConstraint("dataset_id", "version", "source_ref", name="uq_entry_history"),
 )
 
 # SQLite only: a trigram index over source-refs for SourceRefContains (created by migration).
