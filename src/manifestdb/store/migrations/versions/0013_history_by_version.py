@@ -6,9 +6,9 @@ Revises: 0012
 Every read of the before-images asks for a range of versions of one dataset (then, at times,
 some of its source-refs), so the unique key (dataset_id, version, source_ref) serves them all
 and the (dataset_id, version) index goes. A change's rows then go in at the end of the one
-index, in order, instead of at random places in two: ~35 % less time writing them (measured in
-docs/benchmarks.md). The key holds the same rule as before: a version keeps one before-image
-per source-ref.
+index, in order, instead of at random places in two: ~35 % less time writing them in a SQLite
+micro-benchmark (docs/benchmarks.md; the full suite's figure is within its noise). The key
+holds the same rule as before: a version keeps one before-image per source-ref.
 """
 
 from __future__ import annotations
