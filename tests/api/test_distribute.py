@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import time
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -94,3 +97,35 @@ def test_distribute_of_a_dataset_not_ready_is_resource_not_ready(start_server: A
     with pytest.raises(slow.exceptions.ResourceNotReadyException):
         slow.distribute_dataset_entries(Datasets=[{"Arn": train}, {"Arn": test}])
     wait_for_status(slow, train)
+
+
+def test_delete_project_during_a_distribution_neither_deadlocks_nor_fails(server: Any):
+    """DeleteProject sent again and again while a distribution moves entries of a project
+    whose TEST dataset is older (has the lower id) than its TRAIN dataset. On PostgreSQL the
+    distribution job once updated TRAIN's row, then TEST's, while DeleteProject locks the
+    datasets by id: each waited for the other, PostgreSQL broke the deadlock, and one side got a
+    500. Every DeleteProject must answer 200 or ResourceInUseException (on SQLite, whose writes
+    take turns, the first one waits for the job and succeeds), and the distribution must finish
+    before the project is deleted."""
+    client = server.client()
+    logged_before = len(server.log())
+    project = client.create_project(ProjectName=f"p-{uuid.uuid4().hex[:12]}")["ProjectArn"]
+    test = client.create_dataset(ProjectArn=project, DatasetType="TEST")["DatasetArn"]
+    lines = [image_line(f"s3://bkt/race/{i:05d}.jpg", f"l{i % 7}") for i in range(12_000)]
+    _, train = new_dataset(client, manifest(*lines), "TRAIN", project=project)
+    client.distribute_dataset_entries(Datasets=[{"Arn": train}, {"Arn": test}])
+    # The race is on: the first DeleteProject is sent while the distribution runs.
+    running = client.describe_dataset(DatasetArn=train)["DatasetDescription"]["Status"]
+    assert running == "UPDATE_IN_PROGRESS"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            client.delete_project(ProjectArn=project)
+            break
+        except client.exceptions.ResourceInUseException:
+            assert time.monotonic() < deadline, "DeleteProject refused for 60 s"
+    log = server.log()[logged_before:]
+    assert "unexpected error" not in log, server.log_tail()
+    # The job was not the one PostgreSQL chose to break a deadlock: it finished.
+    assert re.search(r"job \d+ distribute finished", log), server.log_tail()
+    assert "deadlock" not in log, server.log_tail()

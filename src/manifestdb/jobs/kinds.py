@@ -114,6 +114,8 @@ def _distribute(steps: Steps, job: JobRecord, rule: JobKindRule) -> None:
     started = time.time()
     try:
         with steps.store.write() as tx:
+            # Both rows first, in id order, as DeleteProject takes them (`lock_datasets`).
+            tx.lock_datasets([train_id, test_id])
             rows = [(seq, labels) for batch in tx.entry_rows(train_id) for seq, _, labels in batch]
             refused = distribute_terminal(labeled_training_entries=labeled_count(rows))
             if refused is not None:

@@ -15,6 +15,7 @@ from manifestdb.service.errors import (
     InvalidS3ObjectException,
     ResourceAlreadyExistsException,
     ResourceInUseException,
+    ResourceNotFoundException,
     ResourceNotReadyException,
 )
 from manifestdb.service.tags import check_new_tags
@@ -248,12 +249,16 @@ class DatasetOperations(ServiceBase):
     ) -> dict[str, Any]:
         now = self.now()
         with self.store.write() as tx:
-            # Locked in one order (by ARN) so two calls on the same pair cannot deadlock.
+            # Found first, then locked together in id order, as DeleteProject and the
+            # distribution job take them, so that none of them can deadlock another.
             by_arn = {
-                arn: self.dataset_for(tx, caller, arn, lock=True)
-                for arn in sorted({item["Arn"] for item in datasets})
+                arn: self.dataset_for(tx, caller, arn) for arn in {d["Arn"] for d in datasets}
             }
-            found = [by_arn[item["Arn"]] for item in datasets]
+            locked = tx.lock_datasets([dataset.id for dataset in by_arn.values()])
+            for arn, dataset in by_arn.items():
+                if dataset.id not in locked:  # deleted meanwhile
+                    raise ResourceNotFoundException(f"The dataset {arn} does not exist.")
+            found = [locked[by_arn[item["Arn"]].id] for item in datasets]
             by_type = {dataset.dataset_type: dataset for dataset in found}
             if set(by_type) != {DatasetType.TRAIN, DatasetType.TEST}:
                 raise InvalidParameterException(

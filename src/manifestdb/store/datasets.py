@@ -75,7 +75,8 @@ class DatasetQueries:
         servers must not both see it idle and both start an update)."""
         # Every dataset call starts here: plain SQL skips SQLAlchemy's per-call statement
         # caching work (a third of a DescribeDataset).
-        sql = _DATASET_BY_ARN + (" FOR UPDATE" if lock and self.dialect == "postgresql" else "")
+        locking = lock and self.dialect == "postgresql"
+        sql = _DATASET_BY_ARN + (" FOR NO KEY UPDATE" if locking else "")
         rows = raw_rows(self.conn, sql, (arn,))
         return DatasetRecord(*rows[0]) if rows else None
 
@@ -83,15 +84,31 @@ class DatasetQueries:
         row = self.conn.execute(select(datasets).where(datasets.c.id == dataset_id)).first()
         return _dataset(row) if row else None
 
+    def lock_datasets(self, dataset_ids: list[int]) -> dict[int, DatasetRecord]:
+        """The datasets, row-locked until the transaction ends, by id.
+
+        How rows are locked, so that no two transactions deadlock on PostgreSQL:
+        - FOR NO KEY UPDATE, for projects and datasets alike: no key ever changes, and a plain
+          FOR UPDATE also blocks the KEY SHARE lock of every foreign-key check on the row. (A
+          job that updates its dataset's row twice in one transaction checks the row's
+          project key the second time; under DeleteProject's FOR UPDATE of the project that
+          check waited for DeleteProject while DeleteProject waited for the job's dataset.)
+        - A transaction that locks several datasets takes them in id order, after their
+          project's row if it locks that too (DeleteProject), and before writing any of them."""
+        query = select(datasets).where(datasets.c.id.in_(dataset_ids)).order_by(datasets.c.id)
+        rows = self.conn.execute(query.with_for_update(key_share=True))
+        return {record.id: record for record in map(_dataset, rows)}
+
     def datasets_of_projects(
         self, project_ids: list[int], *, lock: bool = False
     ) -> list[DatasetRecord]:
+        """The projects' datasets in id order, row-locked when `lock` (see `lock_datasets`)."""
         if not project_ids:
             return []
         query = (
             select(datasets).where(datasets.c.project_id.in_(project_ids)).order_by(datasets.c.id)
         )
-        rows = self.conn.execute(query.with_for_update() if lock else query)
+        rows = self.conn.execute(query.with_for_update(key_share=True) if lock else query)
         return [_dataset(row) for row in rows]
 
     def dataset_of_type(self, project_id: int, dataset_type: str) -> DatasetRecord | None:

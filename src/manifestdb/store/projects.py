@@ -59,9 +59,11 @@ class ProjectQueries:
         return _project(row) if row else None
 
     def project_by_arn(self, arn: str, *, lock: bool = False) -> ProjectRecord | None:
+        """The project, row-locked until the transaction ends when `lock`: FOR NO KEY UPDATE on
+        PostgreSQL (see `DatasetQueries.lock_datasets`)."""
         query = select(projects).where(projects.c.arn == arn)
         if lock:
-            query = query.with_for_update()
+            query = query.with_for_update(key_share=True)
         row = self.conn.execute(query).first()
         return _project(row) if row else None
 
