@@ -50,6 +50,12 @@ bench-pg: install
 bench-pg-quick: install
 	$(BIN)/python bench/run.py --backend postgresql --quick $(BENCH_ARGS)
 
+# A/B of a 5 MiB change between BASE (a git revision) and this checkout, both served at once
+# (bench/ab.py; BENCH_ARGS="--backend postgresql --pairs 20 ...").
+.PHONY: bench-ab
+bench-ab: install
+	$(BIN)/python bench/ab.py --base $(BASE) $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 

@@ -11,6 +11,11 @@ after each timed run, off the clock, as the server does off its request path. Pr
 
 Several `--entries` measure several sizes in turn, in one table filled further between sizes;
 each run starts from exactly that many rows (the rows a run added are deleted, off the clock).
+
+--back-to-back: the floor of changes that follow each other with no pause. A size's payloads
+are applied in order, each keeping the rows it added (the table grows as a dataset does), and
+each run's PASSIVE checkpoint is on its clock, right after its commit: the next change finds
+the WAL as this one left it.
 """
 
 from __future__ import annotations
@@ -93,16 +98,22 @@ def payload_rows(payload: bytes) -> list[tuple[int, str, str]]:
     return rows
 
 
-def apply(conn: sqlite3.Connection, payload: bytes) -> tuple[float, int]:
+def apply(
+    conn: sqlite3.Connection, payload: bytes, back_to_back: bool = False
+) -> tuple[float, int]:
     """The floor itself: parse every line with orjson, upsert (source-ref, line) rows, commit.
     Then, off the clock, the rows it added are removed again, so that every run of a size
-    starts from exactly that many rows, and the WAL is checkpointed."""
+    starts from exactly that many rows, and the WAL is checkpointed. `back_to_back`: the rows
+    stay and a PASSIVE checkpoint runs on the clock."""
     top = int(conn.execute("SELECT coalesce(max(rowid), 0) FROM entries").fetchone()[0])
     began = time.perf_counter()
     rows = payload_rows(payload)
     conn.execute("BEGIN IMMEDIATE")
     conn.executemany(UPSERT, rows)
     conn.execute("COMMIT")
+    if back_to_back:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        return time.perf_counter() - began, len(rows)
     elapsed = time.perf_counter() - began
     conn.execute("DELETE FROM entries WHERE rowid > ?", (top,))
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -114,21 +125,29 @@ def count(conn: sqlite3.Connection) -> int:
 
 
 def measure(
-    manifest: Path, sizes: list[int], payloads: dict[int, list[bytes]], db: Path
+    manifest: Path,
+    sizes: list[int],
+    payloads: dict[int, list[bytes]],
+    db: Path,
+    back_to_back: bool = False,
 ) -> list[dict[str, Any]]:
     """For each size (ascending): fill the table up to that many manifest lines, then time each
-    of that size's payloads."""
+    of that size's payloads. Back to back, a larger size starts from a fresh table."""
     conn = connect(db)
     results: list[dict[str, Any]] = []
     filled = 0
     try:
         for size in sorted(sizes):
+            if back_to_back and filled:
+                conn.execute("DELETE FROM entries")
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                filled = 0
             fill_s = fill(conn, manifest, filled, size) if size > filled else 0.0
             filled = max(filled, size)
             before = count(conn)
             runs, rows = [], []
             for payload in payloads.get(size, []):
-                elapsed, applied = apply(conn, payload)
+                elapsed, applied = apply(conn, payload, back_to_back)
                 runs.append(elapsed)
                 rows.append(applied)
             results.append(
@@ -150,16 +169,24 @@ def main() -> None:
         help="SIZE:FILE, a change to time at SIZE entries (repeat; in order)",
     )
     parser.add_argument("--db", type=Path, default=None, help="default: a temporary file")
+    parser.add_argument(
+        "--back-to-back",
+        action="store_true",
+        help="each payload keeps its rows and checkpoints on the clock (see above)",
+    )
     options = parser.parse_args()
     payloads: dict[int, list[bytes]] = {}
     for item in options.payload:
         size, _, name = item.partition(":")
         payloads.setdefault(int(size), []).append(Path(name).read_bytes())
     if options.db is not None:
-        results = measure(options.manifest, options.entries, payloads, options.db)
+        results = measure(
+            options.manifest, options.entries, payloads, options.db, options.back_to_back
+        )
     else:
         with tempfile.TemporaryDirectory(prefix="manifestdb-floor-") as folder:
-            results = measure(options.manifest, options.entries, payloads, Path(folder) / "f.db")
+            db = Path(folder) / "f.db"
+            results = measure(options.manifest, options.entries, payloads, db, options.back_to_back)
     sys.stdout.write(orjson.dumps({"sizes": results}).decode() + "\n")
 
 

@@ -11,6 +11,9 @@ DO UPDATE, which psycopg pipelines), committed with the server's settings as the
 service's commits are). Off the clock, the rows a run added are deleted again: the unindexed
 identity column `id` plays SQLite's rowid (a run's new rows are those above the last id before
 it).
+
+--back-to-back: as bench/floor.py's, a size's payloads in order, each keeping its rows (nothing
+is deleted between them, nothing waited for); a larger size starts from a fresh table.
 """
 
 from __future__ import annotations
@@ -53,15 +56,20 @@ def fill(conn: psycopg.Connection[Any], manifest: Path, start: int, stop: int) -
     return time.perf_counter() - began
 
 
-def apply(conn: psycopg.Connection[Any], payload: bytes) -> tuple[float, int]:
+def apply(
+    conn: psycopg.Connection[Any], payload: bytes, back_to_back: bool = False
+) -> tuple[float, int]:
     """The floor itself: parse every line with orjson, upsert (source-ref, line) rows, commit.
-    Then, off the clock, the rows it added are deleted (by their source-refs, through the key)."""
+    Then, off the clock, the rows it added are deleted (by their source-refs, through the key);
+    `back_to_back`: they stay."""
     top = conn.execute(LAST_ID).fetchall()[0][0]
     began = time.perf_counter()
     rows = payload_rows(payload)
     with conn.transaction():
         conn.cursor().executemany(UPSERT, rows)
     elapsed = time.perf_counter() - began
+    if back_to_back:
+        return elapsed, len(rows)
     conn.execute(
         "DELETE FROM entries WHERE dataset_id = %s AND source_ref = ANY(%s) AND id > %s",
         (DATASET, [row[1] for row in rows], top),
@@ -70,7 +78,11 @@ def apply(conn: psycopg.Connection[Any], payload: bytes) -> tuple[float, int]:
 
 
 def measure(
-    url: str, manifest: Path, sizes: list[int], payloads: dict[int, list[bytes]]
+    url: str,
+    manifest: Path,
+    sizes: list[int],
+    payloads: dict[int, list[bytes]],
+    back_to_back: bool = False,
 ) -> list[dict[str, Any]]:
     """For each size (ascending): fill the table up to that many manifest lines, then time each
     of that size's payloads."""
@@ -79,10 +91,13 @@ def measure(
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(SCHEMA)
         for size in sorted(sizes):
+            if back_to_back and filled:
+                conn.execute("TRUNCATE entries")
+                filled = 0
             fill_s = fill(conn, manifest, filled, size) if size > filled else 0.0
             filled = max(filled, size)
             before = conn.execute("SELECT count(*) FROM entries").fetchall()[0][0]
-            runs = [apply(conn, payload)[0] for payload in payloads.get(size, [])]
+            runs = [apply(conn, payload, back_to_back)[0] for payload in payloads.get(size, [])]
             results.append(
                 {"entries": size, "rows_before": before, "fill_s": fill_s, "runs_s": runs}
             )
@@ -100,12 +115,15 @@ def main() -> None:
         default=[],
         help="SIZE:FILE, a change to time at SIZE entries (repeat; in order)",
     )
+    parser.add_argument("--back-to-back", action="store_true", help="see above")
     options = parser.parse_args()
     payloads: dict[int, list[bytes]] = {}
     for item in options.payload:
         size, _, name = item.partition(":")
         payloads.setdefault(int(size), []).append(Path(name).read_bytes())
-    results = measure(options.database_url, options.manifest, options.entries, payloads)
+    results = measure(
+        options.database_url, options.manifest, options.entries, payloads, options.back_to_back
+    )
     sys.stdout.write(orjson.dumps({"sizes": results}).decode() + "\n")
 
 

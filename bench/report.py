@@ -242,3 +242,38 @@ def plot_apply(
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def plot_push(
+    pushes: dict[str, list[tuple[float, float]]], path: Path, title: str, target: float
+) -> None:
+    """Push throughput against the dataset's size, one line per push (bench/bench_ingest.py)."""
+    import matplotlib
+    import matplotlib.ticker
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not any(pushes.values()):
+        return
+    figure, axes = plt.subplots(figsize=(7, 4.2))
+    for label, points in pushes.items():
+        if points:
+            axes.plot([x for x, _ in points], [y for _, y in points], ".-", label=label)
+    axes.axhline(
+        target, color="red", linewidth=0.8, linestyle="--", label=f"target: {target:,.0f} lines/s"
+    )
+    axes.set_xlabel("entries in the dataset (start of each 5 changes)")
+    thousands = matplotlib.ticker.FuncFormatter(
+        lambda value, _: f"{value / 1000:,.0f}k" if value else "0"
+    )
+    axes.xaxis.set_major_formatter(thousands)
+    axes.yaxis.set_major_formatter(thousands)
+    axes.set_ylabel("lines/s, end to end")
+    axes.set_ylim(bottom=0)
+    axes.set_title(title, fontsize=10)
+    axes.legend(fontsize=8)
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -60,6 +60,7 @@ sys.path.insert(0, str(BENCH))
 
 import bench_console  # noqa: E402
 import bench_history  # noqa: E402
+import bench_ingest  # noqa: E402
 import report  # noqa: E402
 import spy  # noqa: E402
 from report import Row  # noqa: E402
@@ -83,6 +84,10 @@ LIST_TARGET = [5.0, 50.0]
 # DescribeDataset polling while a change applies: each poll takes the GIL from the job for ~1 ms,
 # so polling harder slows the change it measures; 10 ms adds ~5 ms on average to a figure.
 POLL = 0.01
+# Back to back: this many changes in a row untimed, then B2B_TIMED timed (issue 20).
+B2B_WARM = 10
+B2B_TIMED = 3
+B2B_SMALL = 100_000  # the smaller dataset of the back-to-back figures
 
 
 @dataclass(frozen=True)
@@ -256,14 +261,21 @@ def update_body(arn: str, payload: bytes) -> bytes:
 
 
 def timed_update(
-    server: Server, client: Client, arn: str, change: data.Change, expect_new: int
+    server: Server,
+    client: Client,
+    arn: str,
+    change: data.Change,
+    expect_new: int,
+    *,
+    settle: bool = True,
 ) -> dict[str, Any]:
-    """One change, call to UPDATE_COMPLETE; asserts it completed and added what it should."""
+    """One change, call to UPDATE_COMPLETE; asserts it completed and added what it should.
+    `settle`: first wait for the server (and database) to be quiet; False: back to back."""
     before = client.describe(arn)["DatasetStats"]["TotalEntries"]
     body = update_body(arn, change.payload)
     # The previous change's WAL checkpoint (SQLite) or index merge (PostgreSQL), off the clock.
-    quiet_s = wait_quiet(server.pid)
-    if server.database_url is not None:
+    quiet_s = wait_quiet(server.pid) if settle else 0.0
+    if settle and server.database_url is not None:
         quiet_s += wait_database_quiet(server.database_url)
     with RssSampler(server.pid) as sampler:
         started = time.perf_counter()
@@ -337,11 +349,45 @@ class Suite:
         self.rows: dict[str, Row] = {}
         self.main_changes: list[data.Change] = []
         self.curve_changes: dict[int, list[data.Change]] = {}
+        self.b2b_changes: dict[int, list[data.Change]] = {}
+        self.pushes: dict[str, list[tuple[float, float]]] = {}
         self.curve: dict[int, dict[str, Any]] = {}
         n = f"{config.entries:,}"
         self._row("change.empty", "5 MiB change into an empty dataset", "s", [0.4])
         self._row("change.n", f"5 MiB change into {n} entries", "s", [1.0])
         self._row("change.floor", f"… ÷ floor at {n} (same payloads)", "×", [2.5])
+        postgres = databases is not None
+        self.b2b_sizes = sorted({config.entries, min(B2B_SMALL, config.entries)})
+        for size in self.b2b_sizes:
+            key = self._b2b_key(size)
+            self._row(
+                key,
+                f"5 MiB change into {size:,} entries, back to back after {B2B_WARM} others",
+                "s",
+                [1.0],
+            )
+            self._row(
+                f"{key}.floor",
+                "… ÷ floor, back to back (its checkpoints on the clock)",
+                "×",
+                [2.5 if postgres else 2.0],
+            )
+        self._row(
+            "push.empty",
+            f"`manifestdb push` of {n} lines into an empty dataset",
+            "lines/s",
+            [40000 if postgres else 60000],
+            ">=",
+        )
+        self._row("push.create", "… its time ÷ CreateDataset's (same manifest)", "×", [1.3])
+        self._row(
+            "push.replacing",
+            f"`manifestdb push` of {n} lines into {n} entries, half replacing",
+            "lines/s",
+            [40000],
+            ">=",
+        )
+        self._row("push.rss", "… server peak RSS during the pushes", "MiB", [300])
         for key, what, _ in list_queries(config.entries):
             self._row(key, f"{what} (p50 / p99)", "ms", LIST_TARGET)
         self._row(
@@ -386,6 +432,9 @@ class Suite:
             "ms",
             [300.0],
         )
+
+    def _b2b_key(self, size: int) -> str:
+        return "change.b2b" if size == self.config.entries else "change.b2b.small"
 
     def _row(self, key: str, what: str, unit: str, target: list[float], better: str = "<=") -> None:
         self.rows[key] = Row(key=key, what=what, unit=unit, target=target, better=better)
@@ -466,6 +515,10 @@ class Suite:
                 )
                 for run in range(self.config.curve_runs)
             ]
+        self.b2b_changes = {
+            size: bench_ingest.changes(size, B2B_WARM + B2B_TIMED, slot)
+            for slot, size in enumerate(self.b2b_sizes)
+        }
         first = self.main_changes[0]
         self.results["change"] = {
             "bytes": len(first.payload),
@@ -744,6 +797,28 @@ class Suite:
                 [key for key in self.rows if key.startswith("history.")],
                 lambda: self.history(server, client),
             )
+            self.phase(
+                "back-to-back",
+                ["change.b2b", "change.b2b.floor"],
+                lambda: self.back_to_back(server, client, self.arn, self.config.entries),
+            )
+
+    def back_to_back(self, server: Server, client: Client, arn: str, size: int) -> None:
+        """Changes into a dataset of `size` entries, each sent once the previous one completed
+        (bench/bench_ingest.py)."""
+        key = self._b2b_key(size)
+        sent = self.b2b_changes[size]
+        found = bench_ingest.back_to_back(server, client, arn, sent, B2B_WARM, timed_update)
+        self.results.setdefault("back_to_back", {})[str(size)] = found
+        seconds = [run["seconds"] for run in found["runs"]]
+        warm = found["warm_runs_s"]
+        self.set(
+            key,
+            [statistics.median(seconds)],
+            note=f"median of {len(seconds)}; the {len(warm)} before: "
+            f"{min(warm):.2f}-{max(warm):.2f} s",
+            runs_s=seconds,
+        )
 
     def history(self, server: Server, client: Client) -> None:
         """History's figures (bench/bench_history.py) after the timed changes, each a version."""
@@ -921,6 +996,119 @@ class Suite:
         )
         self.curve[0] = {"service_s": median}
 
+    # -- sustained ingest (bench/bench_ingest.py) ----------------------------------------------
+
+    def ingest(self) -> None:
+        """`manifestdb push` of the N-line manifest into an empty dataset, then of N lines half
+        replacing into those N entries; one fresh server and database."""
+        n = self.config.entries
+        data_dir = self.work / "ingest"
+        data_dir.mkdir()
+        url = self.fresh_database()
+        mixed = bench_ingest.mixed_manifest(self.bucket_dir, n, n)
+        try:
+            log = self.work / "server-ingest.log"
+            with Server(data_dir, self.buckets, log=log, database_url=url) as server:
+                client = Client(server.url)
+                project = client.call("CreateProject", {"ProjectName": "push"})["ProjectArn"]
+                arn = client.call("CreateDataset", {"ProjectArn": project, "DatasetType": "TRAIN"})[
+                    "DatasetArn"
+                ]
+                client.wait_settled(arn, 30.0)
+                with self.profiled(server, "push"):
+                    empty = bench_ingest.push(
+                        server, arn, data.manifest(self.bucket_dir, n), n, 0, 1.0
+                    )
+                self.log(
+                    f"push of {n:,} lines into an empty dataset: {empty['seconds']:.1f} s "
+                    f"({empty['lines_per_s']:,.0f} lines/s, {empty['changes']} changes), "
+                    f"peak RSS {empty['peak_rss'] / MIB:.0f} MiB"
+                )
+                replacing = bench_ingest.push(server, arn, mixed, n, n, 0.5)
+                self.log(
+                    f"push of {n:,} lines half replacing into {n:,}: "
+                    f"{replacing['seconds']:.1f} s ({replacing['lines_per_s']:,.0f} lines/s)"
+                )
+                total = client.describe(arn)["DatasetStats"]["TotalEntries"]
+                if total != n + n - n // 2:
+                    raise BenchError(f"after the pushes the dataset holds {total:,} entries")
+        finally:
+            shutil.rmtree(data_dir, ignore_errors=True)
+            self.drop_database(url)
+        self.results["push"] = {"empty": empty, "replacing": replacing}
+        self.pushes = {
+            "into an empty dataset": empty["curve"],
+            f"half replacing, into {n:,}": replacing["curve"],
+        }
+        self.set(
+            "push.empty",
+            [empty["lines_per_s"]],
+            note=f"{empty['seconds']:.1f} s, {empty['changes']} changes",
+        )
+        create = self.results.get("build", {}).get("create", {})
+        if create.get("status") == "CREATE_COMPLETE" and create.get("lines") == n:
+            self.set(
+                "push.create",
+                [empty["seconds"] / create["seconds"]],
+                note=f"CreateDataset {create['seconds']:.1f} s ({create['lines_per_s']:,.0f} "
+                "lines/s, the create phase)",
+            )
+        else:
+            self.rows["push.create"].error = "no CreateDataset of the same N lines to compare"
+        self.set(
+            "push.replacing",
+            [replacing["lines_per_s"]],
+            note=f"{replacing['seconds']:.1f} s, {replacing['changes']} changes",
+        )
+        peak = max(empty["peak_rss"], replacing["peak_rss"])
+        self.set("push.rss", [peak / MIB], note="server and engine helper, sampled / 20 ms")
+
+    def back_to_back_small(self) -> None:
+        """The back-to-back figure at B2B_SMALL entries, on a fresh server and database."""
+        size = self.b2b_sizes[0]
+        data_dir = self.work / "b2b-small"
+        data_dir.mkdir()
+        url = self.fresh_database()
+        try:
+            log = self.work / "server-b2b.log"
+            with Server(data_dir, self.buckets, log=log, database_url=url) as server:
+                client = Client(server.url)
+                project = client.call("CreateProject", {"ProjectName": "b2b"})["ProjectArn"]
+                arn, _ = self.build(server, client, project, size)
+                self.back_to_back(server, client, arn, size)
+        finally:
+            shutil.rmtree(data_dir, ignore_errors=True)
+            self.drop_database(url)
+
+    def floor_back_to_back(self) -> None:
+        """The floor of the back-to-back changes: `floor.py --back-to-back`, the same payloads."""
+        folder = self.work / "floor-b2b"
+        folder.mkdir()
+        n = self.config.entries
+        arguments = ["--manifest", str(data.manifest(self.bucket_dir, n)), "--back-to-back"]
+        for size in self.b2b_sizes:
+            arguments += ["--entries", str(size)]
+            for run, change in enumerate(self.b2b_changes[size]):
+                path = folder / f"change-{size}-{run}.jsonl"
+                path.write_bytes(change.payload)
+                arguments += ["--payload", f"{size}:{path}"]
+        sizes = self._run_floor(arguments, folder)
+        self.results["floor_back_to_back"] = sizes
+        for item in sizes:
+            key = self._b2b_key(item["entries"])
+            timed = item["runs_s"][B2B_WARM:]
+            floor_s = statistics.median(timed)
+            service = self.rows[key].measured
+            if service is None:
+                self.rows[f"{key}.floor"].error = "no back-to-back figure to compare"
+                continue
+            self.set(
+                f"{key}.floor",
+                [service[0] / floor_s],
+                note=f"floor {floor_s:.3f} s (median of its last {len(timed)})",
+                floor_runs_s=item["runs_s"],
+            )
+
     # -- apply time against size ---------------------------------------------------------------
 
     def curve_sizes(self) -> None:
@@ -947,6 +1135,24 @@ class Suite:
 
     # -- the floor -----------------------------------------------------------------------------
 
+    def _run_floor(self, arguments: list[str], folder: Path) -> list[dict[str, Any]]:
+        """bench/floor.py (PostgreSQL: floor_pg.py, on a fresh database) with `arguments`."""
+        url = self.fresh_database()
+        script = "floor.py" if url is None else "floor_pg.py"
+        arguments += ["--db", str(folder / "f.db")] if url is None else ["--database-url", url]
+        try:
+            done = subprocess.run(
+                [sys.executable, str(BENCH / script), *arguments],
+                capture_output=True,
+                timeout=400,
+                check=False,
+            )
+        finally:
+            self.drop_database(url)
+        if done.returncode != 0:
+            raise BenchError(f"{script} exited {done.returncode}: {done.stderr.decode()[-800:]}")
+        return list(orjson.loads(done.stdout)["sizes"])
+
     def floor(self) -> None:
         n = self.config.entries
         folder = self.work / "floor"
@@ -963,21 +1169,7 @@ class Suite:
                 path = folder / f"change-{size}-{run}.jsonl"
                 path.write_bytes(change.payload)
                 arguments += ["--payload", f"{size}:{path}"]
-        url = self.fresh_database()
-        script = "floor.py" if url is None else "floor_pg.py"
-        arguments += ["--db", str(folder / "f.db")] if url is None else ["--database-url", url]
-        try:
-            done = subprocess.run(
-                [sys.executable, str(BENCH / script), *arguments],
-                capture_output=True,
-                timeout=400,
-                check=False,
-            )
-        finally:
-            self.drop_database(url)
-        if done.returncode != 0:
-            raise BenchError(f"{script} exited {done.returncode}: {done.stderr.decode()[-800:]}")
-        sizes = orjson.loads(done.stdout)["sizes"]
+        sizes = self._run_floor(arguments, folder)
         self.results["floor"] = sizes
         for item in sizes:
             self.curve.setdefault(item["entries"], {})["floor_s"] = statistics.median(
@@ -1092,7 +1284,8 @@ def main() -> None:
     (out_dir / f"latest-{mode}-{backend}.json").write_text(text + "\n")
     name = report.BACKEND_NAMES[backend]
     title = f"manifestdb on {name}, N = {config.entries:,} ({mode} run, {machine['date']})"
-    plots = [out_dir / f"{stamp}-{mode}{suffix}-{kind}.png" for kind in ("latency", "apply")]
+    kinds = ("latency", "apply", "push")
+    plots = [out_dir / f"{stamp}-{mode}{suffix}-{kind}.png" for kind in kinds]
     try:
         latencies: list[tuple[str, float, float]] = []
         for row in rows:
@@ -1108,8 +1301,14 @@ def main() -> None:
         report.plot_apply(
             curve, plots[1], "A 5 MiB change, call to UPDATE_COMPLETE\n" + title, name
         )
+        report.plot_push(
+            suite.pushes,
+            plots[2],
+            "`manifestdb push`, throughput against the dataset's size\n" + title,
+            suite.rows["push.empty"].target[0],
+        )
         if not options.no_docs:
-            for plot, kind in zip(plots, ("latency", "apply"), strict=True):
+            for plot, kind in zip(plots, kinds, strict=True):
                 if plot.exists():
                     shutil.copyfile(plot, ROOT / "docs" / f"benchmarks-{kind}{suffix}.png")
     except Exception as error:  # a plot must not lose the numbers
@@ -1136,9 +1335,17 @@ def run_phases(suite: Suite) -> None:
         suite.phase("server", [], suite.read_and_change)
     shutil.rmtree(suite.work / "main", ignore_errors=True)
     suite.drop_database(suite.main_url)
+    suite.phase("ingest", [key for key in suite.rows if key.startswith("push.")], suite.ingest)
+    if len(suite.b2b_sizes) > 1:
+        suite.phase("back-to-back-small", ["change.b2b.small"], suite.back_to_back_small)
     suite.phase("empty", ["change.empty"], suite.empty)
     suite.phase("curve", [], suite.curve_sizes)
     suite.phase("floor", ["change.floor"], suite.floor)
+    suite.phase(
+        "floor-back-to-back",
+        [f"{suite._b2b_key(size)}.floor" for size in suite.b2b_sizes],
+        suite.floor_back_to_back,
+    )
 
 
 if __name__ == "__main__":

@@ -205,7 +205,8 @@ class Client:
 class Server(ServerProcess):
     """`manifestdb serve` on a free port, with `--limits relaxed`; always stopped on exit.
     With a `database_url`, the data lives in that PostgreSQL database (the data directory is
-    still created, but holds no data). It runs in its own session, so a Ctrl-C reaches the
+    still created, but holds no data). `env` adds to its environment (bench/ab.py runs another
+    revision's code with `PYTHONPATH`). It runs in its own session, so a Ctrl-C reaches the
     benchmark, which stops the server in order; and it gets SIGTERM if the benchmark dies."""
 
     def __init__(
@@ -214,6 +215,7 @@ class Server(ServerProcess):
         local_buckets: Path | None = None,
         log: Path | None = None,
         database_url: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         args = ["--limits", "relaxed"]
         if local_buckets is not None:
@@ -222,6 +224,7 @@ class Server(ServerProcess):
             data_dir,
             args,
             database_url=database_url,
+            env=env,
             log_level="warning",
             log_path=log,
             new_session=True,
