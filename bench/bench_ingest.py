@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,25 +62,14 @@ def mixed_manifest(cache: Path, existing: int, count: int, seed: int = 9) -> Pat
     content = random.Random(seed + 1)
     replacing = rng.sample(range(existing), min(existing, count // 2))
     new_base = data.NEW_INDEX_BASE + 80_000_000
-    partial = path.with_suffix(f".part{os.getpid()}")
-    try:
-        with partial.open("wb") as out:
-            batch: list[bytes] = []
-            for number in range(count):
-                half = number // 2
-                index = (
-                    replacing[half] if number % 2 and half < len(replacing) else new_base + number
-                )
-                batch.append(data.line(content, index))
-                if len(batch) == 10_000:
-                    out.write(b"\n".join(batch) + b"\n")
-                    batch.clear()
-            if batch:
-                out.write(b"\n".join(batch) + b"\n")
-        partial.rename(path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
+
+    def texts() -> Iterator[bytes]:
+        for number in range(count):
+            half = number // 2
+            index = replacing[half] if number % 2 and half < len(replacing) else new_base + number
+            yield data.line(content, index)
+
+    return data.write_manifest(path, texts())
 
 
 def push(

@@ -101,27 +101,38 @@ def manifest(cache: Path, count: int, seed: int = MANIFEST_SEED) -> Path:
     path = cache / f"manifest-s{seed}-{count}.jsonl"
     if path.exists():
         return path
-    partial = path.with_suffix(f".part{os.getpid()}")
     larger = sorted(
         (int(p.stem.rsplit("-", 1)[1]), p)
         for p in cache.glob(f"manifest-s{seed}-*.jsonl")
         if p.stem.rsplit("-", 1)[1].isdigit() and int(p.stem.rsplit("-", 1)[1]) > count
     )
+    if not larger:
+        return write_manifest(path, lines(seed, 0, count))
+    partial = path.with_suffix(f".part{os.getpid()}")
+    try:
+        with partial.open("wb") as out, larger[0][1].open("rb") as source:
+            for _, text in zip(range(count), source, strict=False):
+                out.write(text)
+        partial.rename(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def write_manifest(path: Path, texts: Iterator[bytes]) -> Path:
+    """Write JSON lines (each without its newline) to `path`, in batches, through a partial
+    file renamed at the end (a killed run leaves no half manifest behind)."""
+    partial = path.with_suffix(f".part{os.getpid()}")
     try:
         with partial.open("wb") as out:
-            if larger:
-                with larger[0][1].open("rb") as source:
-                    for _, text in zip(range(count), source, strict=False):
-                        out.write(text)
-            else:
-                batch: list[bytes] = []
-                for text in lines(seed, 0, count):
-                    batch.append(text)
-                    if len(batch) == 10_000:
-                        out.write(b"\n".join(batch) + b"\n")
-                        batch.clear()
-                if batch:
+            batch: list[bytes] = []
+            for text in texts:
+                batch.append(text)
+                if len(batch) == 10_000:
                     out.write(b"\n".join(batch) + b"\n")
+                    batch.clear()
+            if batch:
+                out.write(b"\n".join(batch) + b"\n")
         partial.rename(path)
     finally:
         partial.unlink(missing_ok=True)

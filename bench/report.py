@@ -202,7 +202,6 @@ def plot_apply(
     curve: list[dict[str, Any]], path: Path, title: str, database: str = "SQLite"
 ) -> None:
     import matplotlib
-    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -231,17 +230,7 @@ def plot_apply(
     axes.axhline(1.0, color="red", linewidth=0.8, linestyle="--", label="target at 1M: 1.0 s")
     axes.axhline(0.4, color="orange", linewidth=0.8, linestyle="--", label="target empty: 0.4 s")
     axes.set_xlabel("entries in the dataset before the change")
-    axes.xaxis.set_major_formatter(
-        matplotlib.ticker.FuncFormatter(lambda value, _: f"{value / 1000:,.0f}k" if value else "0")
-    )
-    axes.set_ylabel("seconds (median)")
-    axes.set_ylim(bottom=0)
-    axes.set_title(title, fontsize=10)
-    axes.legend(fontsize=8)
-    axes.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save_against_size(figure, axes, path, title, "seconds (median)")
 
 
 def plot_push(
@@ -249,7 +238,6 @@ def plot_push(
 ) -> None:
     """Push throughput against the dataset's size, one line per push (bench/bench_ingest.py)."""
     import matplotlib
-    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -264,12 +252,24 @@ def plot_push(
         target, color="red", linewidth=0.8, linestyle="--", label=f"target: {target:,.0f} lines/s"
     )
     axes.set_xlabel("entries in the dataset (start of each 5 changes)")
+    _save_against_size(figure, axes, path, title, "lines/s, end to end", y_thousands=True)
+
+
+def _save_against_size(
+    figure: Any, axes: Any, path: Path, title: str, ylabel: str, y_thousands: bool = False
+) -> None:
+    """The end of a plot against the dataset's size: axes in thousands ("250k"), from 0, the
+    title, legend and grid, saved to `path` and closed."""
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
     thousands = matplotlib.ticker.FuncFormatter(
         lambda value, _: f"{value / 1000:,.0f}k" if value else "0"
     )
     axes.xaxis.set_major_formatter(thousands)
-    axes.yaxis.set_major_formatter(thousands)
-    axes.set_ylabel("lines/s, end to end")
+    if y_thousands:
+        axes.yaxis.set_major_formatter(thousands)
+    axes.set_ylabel(ylabel)
     axes.set_ylim(bottom=0)
     axes.set_title(title, fontsize=10)
     axes.legend(fontsize=8)

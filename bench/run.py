@@ -479,6 +479,23 @@ class Suite:
             self.databases.drop(url)
 
     @contextlib.contextmanager
+    def fresh_server(self, name: str) -> Iterator[tuple[Server, Client, str]]:
+        """A server on a fresh data directory (PostgreSQL: a fresh database) with one project:
+        (server, client, project ARN); all of it stopped and removed at the end."""
+        data_dir = self.work / name
+        data_dir.mkdir()
+        url = self.fresh_database()
+        try:
+            log = self.work / f"server-{name}.log"
+            with Server(data_dir, self.buckets, log=log, database_url=url) as server:
+                client = Client(server.url)
+                project = client.call("CreateProject", {"ProjectName": name})["ProjectArn"]
+                yield server, client, project
+        finally:
+            shutil.rmtree(data_dir, ignore_errors=True)
+            self.drop_database(url)
+
+    @contextlib.contextmanager
     def profiled(self, server: Server, name: str) -> Iterator[None]:
         """With --profile: py-spy on the server for the block, then a text summary."""
         if self.profile is None:
@@ -963,26 +980,19 @@ class Suite:
         self.curve[self.config.entries] = {"service_s": median}
 
     def empty(self) -> None:
-        data_dir = self.work / "empty"
-        data_dir.mkdir()
         runs = []
-        url = self.fresh_database()
-        try:
-            log = self.work / "server-empty.log"
-            with Server(data_dir, self.buckets, log=log, database_url=url) as server:
-                client = Client(server.url)
-                project = client.call("CreateProject", {"ProjectName": "empty"})["ProjectArn"]
-                with self.profiled(server, "change-empty"):
-                    for change in self.main_changes:
-                        arn = client.call(
-                            "CreateDataset", {"ProjectArn": project, "DatasetType": "TRAIN"}
-                        )["DatasetArn"]
-                        client.wait_settled(arn, 30.0)
-                        runs.append(timed_update(server, client, arn, change, change.lines))
-                        client.call("DeleteDataset", {"DatasetArn": arn})
-                        client.wait_gone(arn)
-        finally:
-            self.drop_database(url)
+        with (
+            self.fresh_server("empty") as (server, client, project),
+            self.profiled(server, "change-empty"),
+        ):
+            for change in self.main_changes:
+                arn = client.call("CreateDataset", {"ProjectArn": project, "DatasetType": "TRAIN"})[
+                    "DatasetArn"
+                ]
+                client.wait_settled(arn, 30.0)
+                runs.append(timed_update(server, client, arn, change, change.lines))
+                client.call("DeleteDataset", {"DatasetArn": arn})
+                client.wait_gone(arn)
         self.results["change_empty"] = runs
         median = statistics.median(r["seconds"] for r in runs)
         apply_ms = statistics.median(r["server_apply_ms"] or 0 for r in runs)
@@ -1002,39 +1012,27 @@ class Suite:
         """`manifestdb push` of the N-line manifest into an empty dataset, then of N lines half
         replacing into those N entries; one fresh server and database."""
         n = self.config.entries
-        data_dir = self.work / "ingest"
-        data_dir.mkdir()
-        url = self.fresh_database()
         mixed = bench_ingest.mixed_manifest(self.bucket_dir, n, n)
-        try:
-            log = self.work / "server-ingest.log"
-            with Server(data_dir, self.buckets, log=log, database_url=url) as server:
-                client = Client(server.url)
-                project = client.call("CreateProject", {"ProjectName": "push"})["ProjectArn"]
-                arn = client.call("CreateDataset", {"ProjectArn": project, "DatasetType": "TRAIN"})[
-                    "DatasetArn"
-                ]
-                client.wait_settled(arn, 30.0)
-                with self.profiled(server, "push"):
-                    empty = bench_ingest.push(
-                        server, arn, data.manifest(self.bucket_dir, n), n, 0, 1.0
-                    )
-                self.log(
-                    f"push of {n:,} lines into an empty dataset: {empty['seconds']:.1f} s "
-                    f"({empty['lines_per_s']:,.0f} lines/s, {empty['changes']} changes), "
-                    f"peak RSS {empty['peak_rss'] / MIB:.0f} MiB"
-                )
-                replacing = bench_ingest.push(server, arn, mixed, n, n, 0.5)
-                self.log(
-                    f"push of {n:,} lines half replacing into {n:,}: "
-                    f"{replacing['seconds']:.1f} s ({replacing['lines_per_s']:,.0f} lines/s)"
-                )
-                total = client.describe(arn)["DatasetStats"]["TotalEntries"]
-                if total != n + n - n // 2:
-                    raise BenchError(f"after the pushes the dataset holds {total:,} entries")
-        finally:
-            shutil.rmtree(data_dir, ignore_errors=True)
-            self.drop_database(url)
+        with self.fresh_server("ingest") as (server, client, project):
+            arn = client.call("CreateDataset", {"ProjectArn": project, "DatasetType": "TRAIN"})[
+                "DatasetArn"
+            ]
+            client.wait_settled(arn, 30.0)
+            with self.profiled(server, "push"):
+                empty = bench_ingest.push(server, arn, data.manifest(self.bucket_dir, n), n, 0, 1.0)
+            self.log(
+                f"push of {n:,} lines into an empty dataset: {empty['seconds']:.1f} s "
+                f"({empty['lines_per_s']:,.0f} lines/s, {empty['changes']} changes), "
+                f"peak RSS {empty['peak_rss'] / MIB:.0f} MiB"
+            )
+            replacing = bench_ingest.push(server, arn, mixed, n, n, 0.5)
+            self.log(
+                f"push of {n:,} lines half replacing into {n:,}: "
+                f"{replacing['seconds']:.1f} s ({replacing['lines_per_s']:,.0f} lines/s)"
+            )
+            total = client.describe(arn)["DatasetStats"]["TotalEntries"]
+            if total != n + n - n // 2:
+                raise BenchError(f"after the pushes the dataset holds {total:,} entries")
         self.results["push"] = {"empty": empty, "replacing": replacing}
         self.pushes = {
             "into an empty dataset": empty["curve"],
@@ -1066,19 +1064,9 @@ class Suite:
     def back_to_back_small(self) -> None:
         """The back-to-back figure at B2B_SMALL entries, on a fresh server and database."""
         size = self.b2b_sizes[0]
-        data_dir = self.work / "b2b-small"
-        data_dir.mkdir()
-        url = self.fresh_database()
-        try:
-            log = self.work / "server-b2b.log"
-            with Server(data_dir, self.buckets, log=log, database_url=url) as server:
-                client = Client(server.url)
-                project = client.call("CreateProject", {"ProjectName": "b2b"})["ProjectArn"]
-                arn, _ = self.build(server, client, project, size)
-                self.back_to_back(server, client, arn, size)
-        finally:
-            shutil.rmtree(data_dir, ignore_errors=True)
-            self.drop_database(url)
+        with self.fresh_server("b2b-small") as (server, client, project):
+            arn, _ = self.build(server, client, project, size)
+            self.back_to_back(server, client, arn, size)
 
     def floor_back_to_back(self) -> None:
         """The floor of the back-to-back changes: `floor.py --back-to-back`, the same payloads."""
@@ -1113,22 +1101,12 @@ class Suite:
 
     def curve_sizes(self) -> None:
         for size in self.config.curve_sizes:
-            data_dir = self.work / f"curve-{size}"
-            data_dir.mkdir()
-            url = self.fresh_database()
-            try:
-                log = self.work / f"server-{size}.log"
-                with Server(data_dir, self.buckets, log=log, database_url=url) as server:
-                    client = Client(server.url)
-                    project = client.call("CreateProject", {"ProjectName": "curve"})["ProjectArn"]
-                    arn, built = self.build(server, client, project, size)
-                    runs = [
-                        timed_update(server, client, arn, change, change.new)
-                        for change in self.curve_changes[size]
-                    ]
-            finally:
-                shutil.rmtree(data_dir, ignore_errors=True)
-                self.drop_database(url)
+            with self.fresh_server(f"curve-{size}") as (server, client, project):
+                arn, built = self.build(server, client, project, size)
+                runs = [
+                    timed_update(server, client, arn, change, change.new)
+                    for change in self.curve_changes[size]
+                ]
             median = statistics.median(r["seconds"] for r in runs)
             self.log(f"change into {size:,}: median {median:.3f} s")
             self.curve[size] = {"service_s": median, "runs": runs, "build": built}
