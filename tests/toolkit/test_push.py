@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import orjson
 import pytest
 from toolkit_cli import Toolkit
 
-from manifestdb.commands.changes import MAX_CHANGE_BYTES, Change
+from manifestdb.commands.changes import MAX_CHANGE_BYTES, Change, LineTooLong, read_ahead
 from manifestdb.commands.pushview import PushView, error_codes
 from support.lines import box_line, image_line, manifest
 from support.server import Server, ServerFactory, all_entries, new_dataset, wait_for_status
@@ -238,11 +239,37 @@ class Terminal(io.StringIO):
 
 def test_progress_bar_on_a_terminal() -> None:
     stream = Terminal()
-    change = Change(1, b"x" * 2_000_000, 10, 1, 10, 2_000_000)
+    change = Change(1, b"x" * 2_000_000, 10, 1, 10, 2_000_000, 10, 2_000_000)
     with PushView("big.manifest", 4_000_000, stream=stream) as view:
         view.change_started(change)
-        view.change_done(change, 10, 2_000_000)
+        view.change_done(change)
         view.note("the dataset is busy: waiting")
     text = stream.getvalue()
     assert "10 lines" in text and "2.0 MB" in text and "1 changes" in text and "50%" in text
     assert "the dataset is busy: waiting" in text
+
+
+def _changes(count: int, then: BaseException | None = None) -> Any:
+    for number in range(1, count + 1):
+        yield Change(number, b"x", 1, number, number, 1, number, number)
+    if then is not None:
+        raise then
+
+
+def test_read_ahead_keeps_order_and_raises_where_the_splitter_did() -> None:
+    got: list[int] = []
+    with (
+        pytest.raises(LineTooLong, match="line 3 is longer"),
+        read_ahead(_changes(2, LineTooLong(3, 10))) as changes,
+    ):
+        for change in changes:
+            got.append(change.number)
+    assert got == [1, 2]
+    with read_ahead(_changes(5)) as changes:
+        assert [change.number for change in changes] == [1, 2, 3, 4, 5]
+
+
+def test_read_ahead_stops_its_thread_when_the_push_stops_early() -> None:
+    with read_ahead(_changes(1000)) as changes:
+        assert next(changes).number == 1
+    assert not [t for t in threading.enumerate() if t.name == "push-read-ahead"]

@@ -7,6 +7,9 @@ the first line of each `source-ref` and counts the others as duplicates (`manife
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
@@ -29,6 +32,8 @@ class Change:
     first_line: int
     last_line: int
     input_bytes: int
+    lines_so_far: int = 0  # lines and bytes of this change and every one before it
+    bytes_so_far: int = 0
 
 
 class LineTooLong(CommandError):
@@ -82,7 +87,9 @@ class ChangeSplitter:
             data = data.rstrip(b"\r\n")
         self.lines_sent += len(parts)
         self.bytes_sent += len(data)
-        return Change(number, data, len(parts), first, last, consumed)
+        return Change(
+            number, data, len(parts), first, last, consumed, self.lines_sent, self.bytes_sent
+        )
 
     def _is_duplicate(self, raw: bytes) -> bool:
         try:
@@ -97,6 +104,52 @@ class ChangeSplitter:
             return True
         self._seen.add(ref)
         return False
+
+
+@contextlib.contextmanager
+def read_ahead(changes: Iterator[Change]) -> Iterator[Iterator[Change]]:
+    """The same changes, cut by a thread one change ahead of the caller: while the caller sends
+    a change and waits for it, the next one is read and split (at most two in memory). An error
+    of the splitter (LineTooLong, OSError) reaches the caller at the change where it arose. On
+    leaving the block early, the thread is stopped at its next change."""
+    slot: queue.Queue[tuple[Change | None, BaseException | None]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def offer(item: tuple[Change | None, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                slot.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for change in changes:
+                if not offer((change, None)):
+                    return
+        except BaseException as error:  # handed to the caller, raised there
+            offer((None, error))
+            return
+        offer((None, None))
+
+    def consume() -> Iterator[Change]:
+        while True:
+            change, error = slot.get()
+            if error is not None:
+                raise error
+            if change is None:
+                return
+            yield change
+
+    thread = threading.Thread(target=produce, name="push-read-ahead", daemon=True)
+    thread.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _lines(stream: IO[bytes], max_bytes: int) -> Iterator[tuple[int, bytes]]:

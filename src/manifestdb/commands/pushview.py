@@ -104,8 +104,9 @@ class PushView:
         if self._progress is not None:
             self._progress.update(self._task, description=f"change {change.number}")
 
-    def change_done(self, change: Change, lines_sent: int, bytes_sent: int) -> None:
-        """A change completed: `lines_sent` and `bytes_sent` count every change so far."""
+    def change_done(self, change: Change) -> None:
+        """A change completed (its `lines_so_far` and `bytes_so_far` count every one so far)."""
+        lines_sent, bytes_sent = change.lines_so_far, change.bytes_so_far
         self._changes += 1
         seconds = time.monotonic() - self._started
         if self._progress is not None:
