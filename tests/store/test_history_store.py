@@ -161,3 +161,18 @@ def test_migration_0013_keys_before_images_by_version_and_keeps_them(engine: Eng
     ]
     with engine.connect() as conn:
         assert len(conn.execute(query).all()) == len(rows)
+
+
+def test_a_versions_additions_are_kept_as_absences_of_that_dataset_only(store: Store) -> None:
+    first, second = new_dataset(store), new_dataset(store)
+    _write(store, first, "a", 10)
+    _write(store, second, "a", 12)  # the same source-refs, in another dataset, higher seqs
+    _write(store, first, "b", 16)  # 10 replaced, 6 added
+    with store.read() as tx:
+        befores = tx.version_befores(first, 2)
+        record = tx.version_record(first, 2)
+        other = tx.version_befores(second, 1)
+    added = sorted(b.source_ref for b in befores if not b.exists)
+    assert added == sorted(f"s3://bkt/{i}.jpg" for i in range(10, 16))
+    assert len(befores) == 16 and record is not None and record.changed == 16
+    assert other == []  # the other dataset's create kept nothing, and got nothing

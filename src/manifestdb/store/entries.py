@@ -116,6 +116,8 @@ class EntryWriter:
         ).scalar()
         # What the entries were before this writer changed them: the dataset's next version.
         self.history = HistoryLog(conn, dialect, dataset_id, start, starts_empty=self.was_empty)
+        if dialect == "sqlite":
+            self.history.new_from = self.next_seq
         self.label_bits = LabelBits(conn, dialect, dataset_id)
         self.label_delta: dict[str, list[int]] = {}
         self.bucket_delta: dict[str, int] = {}
@@ -148,7 +150,7 @@ class EntryWriter:
                 seq = next(seqs)
                 self._added(entry, seq)
                 new_rows.append((seq, self.dataset_id, *_stored_values(entry)))
-                history.absent(entry.source_ref)
+                history.added(entry.source_ref)
             elif self._replaced(entry, old, old.line == entry.line):
                 changed_rows.append((*_stored_values(entry)[1:], old.seq, self.dataset_id))
                 history.before(old)

@@ -38,6 +38,14 @@ _INSERT_HISTORY = (
     "has_errors, bucket) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
+# SQLite: the absences of the entries a version added under seqs it drew, in one statement at
+# its close instead of a bound row each (the writer is alone, so every seq from its first new
+# one on is its own). A source-ref the version already kept a row of keeps that one.
+_INSERT_ADDED = (
+    "INSERT OR IGNORE INTO entry_history (dataset_id, source_ref, version) "
+    "SELECT dataset_id, source_ref, ? FROM entries WHERE seq >= ? AND dataset_id = ?"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class VersionStart:
@@ -158,6 +166,9 @@ class HistoryLog:
         ).scalar()
         self.version = (latest if latest is not None else -1) + 1
         self._rows: list[tuple[Any, ...]] = []
+        # SQLite: the first seq this version's writer draws; the entries it adds under seqs
+        # from there on get their absences in one statement at `close` (`added`).
+        self.new_from: int | None = None
 
     def before(self, old: Stored) -> None:
         """`old` was the entry before this version changed or removed it."""
@@ -184,6 +195,12 @@ class HistoryLog:
                 (self.dataset_id, source_ref, self.version, None, None, None, None, None, None)
             )
 
+    def added(self, source_ref: str) -> None:
+        """`source_ref` was added under a seq this version drew: absent before it. With
+        `new_from` known, its row is written at `close`, with the others, by one statement."""
+        if self.new_from is None:
+            self.absent(source_ref)
+
     def flush(self) -> None:
         if self._rows:
             self.conn.exec_driver_sql(adapt(_INSERT_HISTORY, self.dialect), self._rows)
@@ -192,6 +209,8 @@ class HistoryLog:
     def close(self, summary: dict[str, Any], retention: Retention) -> int:
         """Write the version row (its size counted from what was kept) and fold old history."""
         self.flush()
+        if self.new_from is not None and not self.starts_empty:
+            self.conn.exec_driver_sql(_INSERT_ADDED, (self.version, self.new_from, self.dataset_id))
         changed, size = self.conn.execute(
             select(
                 func.count(),
