@@ -45,7 +45,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -1072,15 +1072,8 @@ class Suite:
         """The floor of the back-to-back changes: `floor.py --back-to-back`, the same payloads."""
         folder = self.work / "floor-b2b"
         folder.mkdir()
-        n = self.config.entries
-        arguments = ["--manifest", str(data.manifest(self.bucket_dir, n)), "--back-to-back"]
-        for size in self.b2b_sizes:
-            arguments += ["--entries", str(size)]
-            for run, change in enumerate(self.b2b_changes[size]):
-                path = folder / f"change-{size}-{run}.jsonl"
-                path.write_bytes(change.payload)
-                arguments += ["--payload", f"{size}:{path}"]
-        sizes = self._run_floor(arguments, folder)
+        plan = [(size, self.b2b_changes[size]) for size in self.b2b_sizes]
+        sizes = self._run_floor(["--back-to-back", *self._floor_plan(folder, plan)], folder)
         self.results["floor_back_to_back"] = sizes
         for item in sizes:
             key = self._b2b_key(item["entries"])
@@ -1113,6 +1106,18 @@ class Suite:
 
     # -- the floor -----------------------------------------------------------------------------
 
+    def _floor_plan(self, folder: Path, plan: Iterable[tuple[int, list[data.Change]]]) -> list[str]:
+        """floor.py's arguments for the N-line manifest and, per size in `plan`'s order, its
+        changes (each written to a file in `folder`)."""
+        arguments = ["--manifest", str(data.manifest(self.bucket_dir, self.config.entries))]
+        for size, changes in plan:
+            arguments += ["--entries", str(size)]
+            for run, change in enumerate(changes):
+                path = folder / f"change-{size}-{run}.jsonl"
+                path.write_bytes(change.payload)
+                arguments += ["--payload", f"{size}:{path}"]
+        return arguments
+
     def _run_floor(self, arguments: list[str], folder: Path) -> list[dict[str, Any]]:
         """bench/floor.py (PostgreSQL: floor_pg.py, on a fresh database) with `arguments`."""
         url = self.fresh_database()
@@ -1135,19 +1140,12 @@ class Suite:
         n = self.config.entries
         folder = self.work / "floor"
         folder.mkdir()
-        arguments = ["--manifest", str(data.manifest(self.bucket_dir, n))]
         plan: dict[int, list[data.Change]] = {
             0: self.main_changes,
             **self.curve_changes,
             n: self.main_changes,
         }
-        for size, changes in sorted(plan.items()):
-            arguments += ["--entries", str(size)]
-            for run, change in enumerate(changes):
-                path = folder / f"change-{size}-{run}.jsonl"
-                path.write_bytes(change.payload)
-                arguments += ["--payload", f"{size}:{path}"]
-        sizes = self._run_floor(arguments, folder)
+        sizes = self._run_floor(self._floor_plan(folder, sorted(plan.items())), folder)
         self.results["floor"] = sizes
         for item in sizes:
             self.curve.setdefault(item["entries"], {})["floor_s"] = statistics.median(
