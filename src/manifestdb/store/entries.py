@@ -115,9 +115,14 @@ class EntryWriter:
             select(datasets.c.total_entries).where(datasets.c.id == dataset_id)
         ).scalar()
         # What the entries were before this writer changed them: the dataset's next version.
-        self.history = HistoryLog(conn, dialect, dataset_id, start, starts_empty=self.was_empty)
-        if dialect == "sqlite":
-            self.history.new_from = self.next_seq
+        self.history = HistoryLog(
+            conn,
+            dialect,
+            dataset_id,
+            start,
+            starts_empty=self.was_empty,
+            new_from=self.next_seq if dialect == "sqlite" else None,
+        )
         self.label_bits = LabelBits(conn, dialect, dataset_id)
         self.label_delta: dict[str, list[int]] = {}
         self.bucket_delta: dict[str, int] = {}

@@ -153,6 +153,7 @@ class HistoryLog:
         start: VersionStart,
         *,
         starts_empty: bool,
+        new_from: int | None = None,
     ) -> None:
         self.conn = conn
         self.dialect = dialect
@@ -168,7 +169,7 @@ class HistoryLog:
         self._rows: list[tuple[Any, ...]] = []
         # SQLite: the first seq this version's writer draws; the entries it adds under seqs
         # from there on get their absences in one statement at `close` (`added`).
-        self.new_from: int | None = None
+        self.new_from = new_from
 
     def before(self, old: Stored) -> None:
         """`old` was the entry before this version changed or removed it."""
