@@ -109,6 +109,7 @@ _VERSION_COLUMNS = (
     dataset_versions.c.history_bytes,
     dataset_versions.c.summary,
 )
+_VERSION_SELECT = ", ".join(column.name for column in _VERSION_COLUMNS)
 
 
 def _version(row: Any) -> VersionRecord:
@@ -370,13 +371,14 @@ class HistoryQueries:
     dialect: str
 
     def version_record(self, dataset_id: int, version: int) -> VersionRecord | None:
-        row = self.conn.execute(
-            select(*_VERSION_COLUMNS).where(
-                dataset_versions.c.dataset_id == dataset_id,
-                dataset_versions.c.version == version,
-            )
-        ).first()
-        return _version(row) if row else None
+        # Raw SQL, as version_bounds: both are on every read of an old version's page, where
+        # SQLAlchemy's statement building cost more than the lookups (0.3 ms of a 0.5 ms page).
+        rows = raw_rows(
+            self.conn,
+            f"SELECT {_VERSION_SELECT} FROM dataset_versions WHERE dataset_id = ? AND version = ?",
+            (dataset_id, version),
+        )
+        return _version(rows[0]) if rows else None
 
     def version_page(self, dataset_id: int, before: int | None, limit: int) -> list[VersionRecord]:
         """Versions newest first, below `before` (keyset)."""
@@ -392,12 +394,13 @@ class HistoryQueries:
 
     def version_bounds(self, dataset_id: int) -> tuple[int, int] | None:
         """(oldest kept, latest) version of the dataset."""
-        row = self.conn.execute(
-            select(
-                func.min(dataset_versions.c.version), func.max(dataset_versions.c.version)
-            ).where(dataset_versions.c.dataset_id == dataset_id)
-        ).one()
-        return None if row[0] is None else (int(row[0]), int(row[1]))
+        rows = raw_rows(
+            self.conn,
+            "SELECT min(version), max(version) FROM dataset_versions WHERE dataset_id = ?",
+            (dataset_id,),
+        )
+        low, high = rows[0]
+        return None if low is None else (int(low), int(high))
 
     def start_history(
         self, dataset_id: int, *, kind: str, caller: str, now: float, summary: dict[str, Any]
