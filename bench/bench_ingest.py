@@ -12,6 +12,7 @@ the dataset's size.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,10 +74,18 @@ def mixed_manifest(cache: Path, existing: int, count: int, seed: int = 9) -> Pat
 
 
 def push(
-    server: Server, arn: str, manifest: Path, lines: int, entries_before: int, growth: float
+    server: Server,
+    arn: str,
+    manifest: Path,
+    lines: int,
+    entries_before: int,
+    growth: float,
+    workers: Sequence[int] = (),
 ) -> dict[str, Any]:
     """`manifestdb push MANIFEST` into the dataset, timed to its exit; raises BenchError unless
-    it exits 0 having sent every line. `growth`: the entries a line adds (1: all new)."""
+    it exits 0 having sent every line. `growth`: the entries a line adds (1: all new).
+    `workers`: the pids of the `manifestdb worker` processes applying the jobs; `peak_rss` is
+    the largest peak of one process (with its engine helper), the server's or a worker's."""
     command = [
         sys.executable,
         "-m",
@@ -91,7 +100,10 @@ def push(
     env = {**os.environ, **PUSH_ENV}
     stamps: list[tuple[float, int]] = []  # (seconds since start, lines of the change)
     errors: list[bytes] = []
-    with RssSampler(server.pid) as sampler:
+    samplers = [RssSampler(pid) for pid in (server.pid, *workers)]
+    with contextlib.ExitStack() as sampling:
+        for sampler in samplers:
+            sampling.enter_context(sampler)
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         assert process.stderr is not None and process.stdout is not None
@@ -118,7 +130,7 @@ def push(
         "seconds": seconds,
         "lines_per_s": lines / seconds,
         "changes": len(stamps),
-        "peak_rss": sampler.peak,
+        "peak_rss": max(sampler.peak for sampler in samplers),
         "curve": curve(stamps, entries_before, growth),
         "summary": summary,
     }

@@ -45,14 +45,14 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from manifestdb.harness import RawClient
+from manifestdb.harness import RawClient, WorkerProcess
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -88,6 +88,7 @@ POLL = 0.01
 B2B_WARM = 10
 B2B_TIMED = 3
 B2B_SMALL = 100_000  # the smaller dataset of the back-to-back figures
+PUSH_WORKERS = 2  # PostgreSQL: `manifestdb worker` processes applying the pushes
 
 
 @dataclass(frozen=True)
@@ -479,21 +480,46 @@ class Suite:
             self.databases.drop(url)
 
     @contextlib.contextmanager
-    def fresh_server(self, name: str) -> Iterator[tuple[Server, Client, str]]:
+    def fresh_server(
+        self, name: str, options: Sequence[str] = ()
+    ) -> Iterator[tuple[Server, Client, str]]:
         """A server on a fresh data directory (PostgreSQL: a fresh database) with one project:
-        (server, client, project ARN); all of it stopped and removed at the end."""
+        (server, client, project ARN); all of it stopped and removed at the end. `options`:
+        further `serve` options."""
         data_dir = self.work / name
         data_dir.mkdir()
         url = self.fresh_database()
         try:
             log = self.work / f"server-{name}.log"
-            with Server(data_dir, self.buckets, log=log, database_url=url) as server:
+            with Server(
+                data_dir, self.buckets, log=log, database_url=url, options=options
+            ) as server:
                 client = Client(server.url)
                 project = client.call("CreateProject", {"ProjectName": name})["ProjectArn"]
                 yield server, client, project
         finally:
             shutil.rmtree(data_dir, ignore_errors=True)
             self.drop_database(url)
+
+    @contextlib.contextmanager
+    def workers(self, server: Server, count: int) -> Iterator[list[WorkerProcess]]:
+        """PostgreSQL: `count` `manifestdb worker` processes on the database of `server` (started
+        `--no-runner`), with its limits; stopped at the end."""
+        assert server.database_url is not None
+        started = [
+            WorkerProcess(
+                server.database_url,
+                self.work / f"worker-{index}.log",
+                ["--limits", "relaxed", "--log-level", "warning"],
+                die_with_parent=True,
+            )
+            for index in range(count)
+        ]
+        try:
+            yield started
+        finally:
+            for worker in started:
+                worker.stop()
 
     @contextlib.contextmanager
     def profiled(self, server: Server, name: str) -> Iterator[None]:
@@ -1013,19 +1039,28 @@ class Suite:
         replacing into those N entries; one fresh server and database."""
         n = self.config.entries
         mixed = bench_ingest.mixed_manifest(self.bucket_dir, n, n)
-        with self.fresh_server("ingest") as (server, client, project):
+        # PostgreSQL: the jobs are applied by PUSH_WORKERS `manifestdb worker` processes (the
+        # server `--no-runner`), as a deployment that outgrew one machine runs them.
+        workers = PUSH_WORKERS if self.databases is not None else 0
+        options = ["--no-runner"] if workers else []
+        with (
+            self.fresh_server("ingest", options) as (server, client, project),
+            self.workers(server, workers) as started,
+        ):
+            pids = [worker.pid for worker in started]
             arn = client.call("CreateDataset", {"ProjectArn": project, "DatasetType": "TRAIN"})[
                 "DatasetArn"
             ]
             client.wait_settled(arn, 30.0)
             with self.profiled(server, "push"):
-                empty = bench_ingest.push(server, arn, data.manifest(self.bucket_dir, n), n, 0, 1.0)
+                manifest = data.manifest(self.bucket_dir, n)
+                empty = bench_ingest.push(server, arn, manifest, n, 0, 1.0, pids)
             self.log(
                 f"push of {n:,} lines into an empty dataset: {empty['seconds']:.1f} s "
                 f"({empty['lines_per_s']:,.0f} lines/s, {empty['changes']} changes), "
                 f"peak RSS {empty['peak_rss'] / MIB:.0f} MiB"
             )
-            replacing = bench_ingest.push(server, arn, mixed, n, n, 0.5)
+            replacing = bench_ingest.push(server, arn, mixed, n, n, 0.5, pids)
             self.log(
                 f"push of {n:,} lines half replacing into {n:,}: "
                 f"{replacing['seconds']:.1f} s ({replacing['lines_per_s']:,.0f} lines/s)"
@@ -1038,10 +1073,11 @@ class Suite:
             "into an empty dataset": empty["curve"],
             f"half replacing, into {n:,}": replacing["curve"],
         }
+        by = f"; {workers} `manifestdb worker` processes, the server --no-runner" if workers else ""
         self.set(
             "push.empty",
             [empty["lines_per_s"]],
-            note=f"{empty['seconds']:.1f} s, {empty['changes']} changes",
+            note=f"{empty['seconds']:.1f} s, {empty['changes']} changes{by}",
         )
         create = self.results.get("build", {}).get("create", {})
         if create.get("status") == "CREATE_COMPLETE" and create.get("lines") == n:
@@ -1059,7 +1095,13 @@ class Suite:
             note=f"{replacing['seconds']:.1f} s, {replacing['changes']} changes",
         )
         peak = max(empty["peak_rss"], replacing["peak_rss"])
-        self.set("push.rss", [peak / MIB], note="server and engine helper, sampled / 20 ms")
+        self.set(
+            "push.rss",
+            [peak / MIB],
+            note="the largest process: the server"
+            + (" or a worker" if workers else "")
+            + ", with its engine helper, sampled / 20 ms",
+        )
 
     def back_to_back_small(self) -> None:
         """The back-to-back figure at B2B_SMALL entries, on a fresh server and database."""

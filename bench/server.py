@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -206,8 +207,9 @@ class Server(ServerProcess):
     """`manifestdb serve` on a free port, with `--limits relaxed`; always stopped on exit.
     With a `database_url`, the data lives in that PostgreSQL database (the data directory is
     still created, but holds no data). `env` adds to its environment (bench/ab.py runs another
-    revision's code with `PYTHONPATH`). It runs in its own session, so a Ctrl-C reaches the
-    benchmark, which stops the server in order; and it gets SIGTERM if the benchmark dies."""
+    revision's code with `PYTHONPATH`); `options` are further `serve` options. It runs in its
+    own session, so a Ctrl-C reaches the benchmark, which stops the server in order; and it gets
+    SIGTERM if the benchmark dies."""
 
     def __init__(
         self,
@@ -216,8 +218,9 @@ class Server(ServerProcess):
         log: Path | None = None,
         database_url: str | None = None,
         env: dict[str, str] | None = None,
+        options: Sequence[str] = (),
     ) -> None:
-        args = ["--limits", "relaxed"]
+        args = ["--limits", "relaxed", *options]
         if local_buckets is not None:
             args += ["--local-buckets", str(local_buckets)]
         super().__init__(

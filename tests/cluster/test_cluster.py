@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -19,6 +17,7 @@ import psycopg
 import pytest
 from botocore.exceptions import ClientError
 
+from manifestdb.harness import WorkerProcess
 from support.lines import image_line, manifest
 from support.server import (
     Server,
@@ -28,42 +27,6 @@ from support.server import (
 
 pytestmark = pytest.mark.postgres
 CLUSTER_SECONDS = float(os.environ.get("MANIFESTDB_CLUSTER_SECONDS", "20"))
-
-
-class Worker:
-    """A `manifestdb worker` subprocess."""
-
-    def __init__(self, database_url: str, log_path: Path, *args: str) -> None:
-        self.log_path = log_path
-        with log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "manifestdb.cli",
-                    "worker",
-                    "--database-url",
-                    database_url,
-                    "--lease-seconds",
-                    "2",
-                    *args,
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 @pytest.fixture
@@ -77,8 +40,9 @@ def cluster_parts(database: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
         parts["servers"].append(started)
         return started
 
-    def worker(*args: str) -> Worker:
-        started = Worker(database, tmp_path / f"worker{len(parts['workers'])}.log", *args)
+    def worker(*args: str) -> WorkerProcess:
+        log = tmp_path / f"worker{len(parts['workers'])}.log"
+        started = WorkerProcess(database, log, ["--lease-seconds", "2", *args])
         parts["workers"].append(started)
         return started
 
@@ -182,7 +146,7 @@ def _reports(client: Any, arn: str) -> list[dict[str, Any]]:
     )
 
 
-def _wait_claimed(database: str, worker: Worker) -> None:
+def _wait_claimed(database: str, worker: WorkerProcess) -> None:
     """Until `worker`, the only one running, has claimed the queued job (it may start slowly)."""
     deadline = time.monotonic() + 30
     with psycopg.connect(database, autocommit=True) as connection:

@@ -10,6 +10,7 @@ from manifestdb.harness.postgres import PostgresDatabases, database_url, postgre
 from manifestdb.harness.process import (
     ServerProcess,
     ServerStartError,
+    WorkerProcess,
     free_port,
     server_environment,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "ResponseReader",
     "ServerProcess",
     "ServerStartError",
+    "WorkerProcess",
     "connect",
     "database_url",
     "free_port",

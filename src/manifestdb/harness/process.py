@@ -1,5 +1,6 @@
 """`manifestdb serve` as a subprocess on loopback: the one launcher of tests, benchmarks and the
-pytest plugin. Standard library only; boto3 is imported when a client is asked for."""
+pytest plugin; `WorkerProcess` is `manifestdb worker` beside it. Standard library only; boto3 is
+imported when a client is asked for."""
 
 from __future__ import annotations
 
@@ -237,6 +238,49 @@ class ServerProcess:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class WorkerProcess:
+    """One `manifestdb worker` subprocess applying the jobs of the PostgreSQL database at
+    `database_url` (`args`: further `worker` options), its output written to `log_path`.
+    Started at construction; `stop` sends SIGTERM and waits (then SIGKILL)."""
+
+    def __init__(
+        self,
+        database_url: str,
+        log_path: Path,
+        args: Sequence[str] = (),
+        *,
+        env: Mapping[str, str] | None = None,
+        die_with_parent: bool = False,
+    ) -> None:
+        self.log_path = log_path
+        command = [sys.executable, "-m", "manifestdb.cli", "worker"]
+        with log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [*command, "--database-url", database_url, *args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=server_environment(env),
+                preexec_fn=_die_with_parent if die_with_parent else None,
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
 
 def _die_with_parent() -> None:

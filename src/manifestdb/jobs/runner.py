@@ -24,7 +24,7 @@ from manifestdb.jobs.apply import JobApplier, LostLease, UnknownJobKind
 from manifestdb.jobs.engine import EnginePool
 from manifestdb.jobs.kinds import APPLY_BROKE, rule_for
 from manifestdb.states import DatasetStatus, DatasetStatusMessageCode, JobState
-from manifestdb.store import JobRecord, Store, Tx
+from manifestdb.store import JobListener, JobRecord, Store, Tx
 
 log = logging.getLogger("manifestdb.jobs")
 POLL_SECONDS = 0.5
@@ -45,6 +45,7 @@ class Runner:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._listener: JobListener | None = None
 
     def start(self, *, requeue: bool = False) -> None:
         """Start the threads; `requeue` first returns every running job to the queue, which is
@@ -56,6 +57,8 @@ class Runner:
                 log.info("requeued %d job(s) interrupted by the last stop", requeued)
         if self.engines is not None:
             self.engines.warm()
+        # PostgreSQL: jobs queued by other processes wake the threads at once, not at a poll.
+        self._listener = self.store.listen_for_jobs(self.notify)
         for index in range(self.concurrency):
             thread = threading.Thread(
                 target=self._loop, name=f"manifestdb-runner-{index}", daemon=True
@@ -73,6 +76,8 @@ class Runner:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        if self._listener is not None:
+            self._listener.stop()
         if self.engines is not None:
             self.engines.close()
 

@@ -6,7 +6,7 @@ methods of `Tx`; no SQL or SQLAlchemy object crosses that line.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection
@@ -22,7 +22,7 @@ from manifestdb.store.history import (
     VersionRecord,
     VersionStart,
 )
-from manifestdb.store.jobs import JobQueries
+from manifestdb.store.jobs import JobListener, JobQueries
 from manifestdb.store.listing import EntryFilter, entry_line, list_entry_page, list_entry_page_at
 from manifestdb.store.projects import ProjectQueries
 from manifestdb.store.records import (
@@ -48,6 +48,7 @@ __all__ = [
     "EntryFilter",
     "EntryPage",
     "EntryWriter",
+    "JobListener",
     "JobRecord",
     "LabelStats",
     "Overlay",
@@ -142,6 +143,13 @@ class Store:
         commit, in no transaction of its own."""
         with self.engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(sql)
+
+    def listen_for_jobs(self, on_job: Callable[[], None]) -> JobListener | None:
+        """PostgreSQL: a started `JobListener` calling `on_job` when any process of the
+        database queues or finishes a job; None on SQLite (one process runs its jobs)."""
+        if self.dialect != "postgresql":
+            return None
+        return JobListener(self.engine, on_job).start()
 
     def close(self) -> None:
         self.database.close()

@@ -2,18 +2,78 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, exists, func, insert, or_, select, update
 
 from manifestdb.states import JobState
 from manifestdb.store.records import JobRecord
 from manifestdb.store.schema import job_payloads, jobs, update_reports
 from manifestdb.store.sql import raw_rows
 
+log = logging.getLogger("manifestdb.jobs")
 REPORTS_KEPT = 100
+LISTEN_TIMEOUT = 1.0  # seconds a listener waits for a notification before checking its stop
+JOBS_CHANNEL = "manifestdb_jobs"  # PostgreSQL: NOTIFY'd when a job may have become claimable
+
+
+class JobListener:
+    """PostgreSQL: calls `on_job` whenever a transaction that queued or finished a job commits,
+    in any process of the database (LISTEN on a connection of its own, outside the pool).
+
+    Without it a runner in another process than the caller's learns of a new job only at its
+    next poll, up to `runner.POLL_SECONDS` later: on a push of many changes that was most of the
+    time between two changes. The poll stays as the fallback: a notification lost while the
+    connection was down only delays a job, and the listener reconnects.
+    """
+
+    def __init__(self, engine: Engine, on_job: Callable[[], None]) -> None:
+        self._engine = engine
+        self._on_job = on_job
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="manifestdb-listen", daemon=True)
+
+    def start(self) -> JobListener:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _connect(self) -> Any:
+        dialect = self._engine.dialect
+        args, kwargs = dialect.create_connect_args(self._engine.url)
+        connection = dialect.connect(*args, **kwargs)
+        connection.autocommit = True
+        connection.execute(f"LISTEN {JOBS_CHANNEL}")
+        return connection
+
+    def _run(self) -> None:
+        retry = 0.1
+        while not self._stop.is_set():
+            try:
+                connection = self._connect()
+            except Exception as error:
+                log.warning("cannot listen for jobs (%s); retrying in %.1f s", error, retry)
+                self._stop.wait(retry)
+                retry = min(retry * 2, 5.0)
+                continue
+            retry = 0.1
+            try:
+                with connection:
+                    self._on_job()  # whatever was queued while not listening
+                    while not self._stop.is_set():
+                        for _ in connection.notifies(timeout=LISTEN_TIMEOUT, stop_after=1):
+                            self._on_job()
+            except Exception as error:
+                if not self._stop.is_set():
+                    log.warning("stopped listening for jobs (%s); reconnecting", error)
 
 
 def _claimed_by(job: JobRecord) -> tuple[Any, ...]:
@@ -53,7 +113,14 @@ class JobQueries:
         job_id = int(key[0])
         if payload is not None:
             self.conn.execute(insert(job_payloads).values(job_id=job_id, payload=payload))
+        self._announce_jobs()
         return job_id
+
+    def _announce_jobs(self) -> None:
+        """PostgreSQL: tell the runners of every process (`JobListener`) that a job may be
+        claimable. Delivered when this transaction commits, and not at all if it rolls back."""
+        if self.dialect == "postgresql":
+            self.conn.exec_driver_sql(f"NOTIFY {JOBS_CHANNEL}")
 
     def claim_next_job(self, worker: str, lease_seconds: float) -> JobRecord | None:
         """Take the oldest job that is queued, or running with an expired lease, for `worker`.
@@ -144,6 +211,7 @@ class JobQueries:
         if result.rowcount != 1:
             return False
         self.conn.execute(delete(job_payloads).where(job_payloads.c.job_id == job.id))
+        self._announce_jobs()  # the dataset's next job, queued behind this one, may be claimed
         return True
 
     def requeue_running_jobs(self) -> int:
