@@ -14,7 +14,7 @@ from manifestdb.store.history import HistoryLog, Retention, VersionStart
 from manifestdb.store.label_bits import LabelBits
 from manifestdb.store.records import ApplyResult, StoredEntry
 from manifestdb.store.schema import buckets, datasets, entries, labels
-from manifestdb.store.sql import adapt
+from manifestdb.store.sql import adapt, copy_rows
 from manifestdb.store.stored import Stored, stored_entries
 
 BATCH = 500
@@ -33,6 +33,21 @@ _COPY_ENTRIES = (
 _UPDATE_ENTRY = (
     "UPDATE entries SET bucket = ?, line = ?, labels = ?, is_labeled = ?, has_errors = ? "
     "WHERE seq = ? AND dataset_id = ?"
+)
+# PostgreSQL: replacements by seq (a revert's, a restore's) go in by COPY into a temporary table
+# and one UPDATE joined to it by the primary key: a pipelined UPDATE per row was a third of a
+# revert of a 5 MiB change.
+_CHANGED_TABLE = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS changed_entries (bucket text, line text, labels text, "
+    "is_labeled boolean, has_errors boolean, seq bigint) ON COMMIT DELETE ROWS"
+)
+_COPY_CHANGED = (
+    "COPY changed_entries (bucket, line, labels, is_labeled, has_errors, seq) FROM STDIN"
+)
+_UPDATE_FROM_CHANGED = (
+    "UPDATE entries e SET bucket = c.bucket, line = c.line, labels = c.labels, "
+    "is_labeled = c.is_labeled, has_errors = c.has_errors "
+    "FROM changed_entries c WHERE e.seq = c.seq AND e.dataset_id = %s"
 )
 # PostgreSQL: a batch goes in by COPY into a temporary table (one per connection, emptied after
 # each use and at commit; `n` is an entry's place in its batch) and ONE statement then looks
@@ -219,7 +234,7 @@ class EntryWriter:
                     self.history.before(old)
             self._remove(gone)
             if changed_rows:
-                self._run(_UPDATE_ENTRY, changed_rows)
+                self._rewrite(changed_rows)
             if new_rows:
                 self._insert(new_rows)
             self.history.flush()
@@ -402,14 +417,23 @@ class EntryWriter:
             )
             self._replaced(entry, old, same)
 
-    def _cursor(self) -> Any:
-        return self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-
     def _copy(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        """PostgreSQL: `rows` streamed by a COPY ... FROM STDIN statement."""
-        with self._cursor() as cursor, cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row(row)
+        copy_rows(self.conn, sql, rows)
+
+    def _rewrite(self, rows: list[tuple[Any, ...]]) -> None:
+        """Rewrite stored rows by seq: (bucket, line, labels, is_labeled, has_errors, seq,
+        dataset_id) each, as `_UPDATE_ENTRY` takes them."""
+        if self.dialect != "postgresql":
+            self._run(_UPDATE_ENTRY, rows)
+            return
+        self.conn.exec_driver_sql(_CHANGED_TABLE)
+        self._copy(_COPY_CHANGED, [row[:-1] for row in rows])
+        # By the primary key, whatever the estimates of a table without statistics.
+        for statement in _BEFORE_MERGE:
+            self.conn.exec_driver_sql(statement)
+        self.conn.exec_driver_sql(_UPDATE_FROM_CHANGED, (int(self.dataset_id),))
+        for statement in (*_AFTER_MERGE[:2], "DELETE FROM changed_entries"):
+            self.conn.exec_driver_sql(statement)
 
     def _run(self, sql: str, rows: list[Any]) -> None:
         self.conn.exec_driver_sql(adapt(sql, self.dialect), rows)

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from manifestdb.store.records import LabelStats
 from manifestdb.store.schema import dataset_versions, entry_history, labels
-from manifestdb.store.sql import adapt, raw_rows
+from manifestdb.store.sql import copy_rows, raw_rows
 from manifestdb.store.stored import Stored, stored_entries
 
 BATCH = 500
@@ -36,6 +36,11 @@ FILTERS_KEPT = 32  # filters whose matches an overlay keeps
 _INSERT_HISTORY = (
     "INSERT INTO entry_history (dataset_id, source_ref, version, seq, line, labels, is_labeled, "
     "has_errors, bucket) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# PostgreSQL: the same rows by COPY (a pipelined INSERT each was a fifth of a revert).
+_COPY_HISTORY = (
+    "COPY entry_history (dataset_id, source_ref, version, seq, line, labels, is_labeled, "
+    "has_errors, bucket) FROM STDIN"
 )
 
 # SQLite: the absences of the entries a version added under seqs it drew, in one statement at
@@ -204,9 +209,13 @@ class HistoryLog:
             self.absent(source_ref)
 
     def flush(self) -> None:
-        if self._rows:
-            self.conn.exec_driver_sql(adapt(_INSERT_HISTORY, self.dialect), self._rows)
-            self._rows = []
+        if not self._rows:
+            return
+        if self.dialect == "postgresql":
+            copy_rows(self.conn, _COPY_HISTORY, self._rows)
+        else:
+            self.conn.exec_driver_sql(_INSERT_HISTORY, self._rows)
+        self._rows = []
 
     def close(self, summary: dict[str, Any], retention: Retention) -> int:
         """Write the version row (its size counted from what was kept) and fold old history."""

@@ -68,3 +68,13 @@ def run_many(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
             cursor.executemany(adapt(sql, dialect), rows)
     finally:
         dbapi.prepare_threshold = saved
+
+
+def copy_rows(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """PostgreSQL: `rows` streamed by `sql`, a COPY ... FROM STDIN statement: one stream
+    instead of a statement per row (each parsed and planned anew: statements are not
+    prepared, see `create_database_engine`)."""
+    dbapi: Any = conn.connection.dbapi_connection
+    with dbapi.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
