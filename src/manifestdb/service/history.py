@@ -92,12 +92,15 @@ def _entry_state(before: Before) -> dict[str, Any] | None:
 class HistoryOperations(ServiceBase):
     # -- reading -------------------------------------------------------------------------------
 
-    def _version(self, tx: Tx, dataset: DatasetRecord, number: int, name: str) -> VersionRecord:
-        """The dataset's version `number`, or ResourceNotFoundException saying which exist."""
-        record = tx.version_record(dataset.id, number)
+    def _version(
+        self, tx: Tx, dataset: DatasetRecord, number: int, name: str
+    ) -> tuple[VersionRecord, tuple[int, int]]:
+        """The dataset's version `number` and its (oldest kept, latest) versions, or
+        ResourceNotFoundException saying which exist."""
+        record, bounds = tx.version_and_bounds(dataset.id, number)
         if record is not None:
-            return record
-        bounds = tx.version_bounds(dataset.id)
+            assert bounds is not None
+            return record, bounds
         known = f"its versions are {bounds[0]} to {bounds[1]}" if bounds else "it has none"
         folded = (
             f" (versions before {bounds[0]} were folded by the history retention settings)"
@@ -132,9 +135,7 @@ class HistoryOperations(ServiceBase):
     ) -> dict[str, Any]:
         with self.store.read() as tx:
             dataset = self.dataset_for(tx, caller, dataset_arn)
-            record = self._version(tx, dataset, version_number, "Version")
-            bounds = tx.version_bounds(dataset.id)
-        assert bounds is not None
+            record, bounds = self._version(tx, dataset, version_number, "Version")
         return {"Version": version_shape(record), "LatestVersionNumber": bounds[1]}
 
     def list_dataset_entries_at_version(
@@ -161,10 +162,8 @@ class HistoryOperations(ServiceBase):
         ]
         with self.store.read() as tx:
             dataset = self.dataset_for(tx, caller, dataset_arn)
-            self._version(tx, dataset, version_number, "Version")
+            _, bounds = self._version(tx, dataset, version_number, "Version")
             after = self.tokens.read(next_token, "ListDatasetEntriesAtVersion", query) or 0
-            bounds = tx.version_bounds(dataset.id)
-            assert bounds is not None
             if version_number == bounds[1] and dataset.status != DatasetStatus.UPDATE_IN_PROGRESS:
                 page = tx.entry_page(dataset.id, int(after), limit, filters)
             else:
@@ -189,10 +188,8 @@ class HistoryOperations(ServiceBase):
         query = [dataset_arn, version_number]
         with self.store.read() as tx:
             dataset = self.dataset_for(tx, caller, dataset_arn)
-            self._version(tx, dataset, version_number, "Version")
+            _, bounds = self._version(tx, dataset, version_number, "Version")
             after = self.tokens.read(next_token, "ListDatasetLabelsAtVersion", query)
-            bounds = tx.version_bounds(dataset.id)
-            assert bounds is not None
             stats = tx.labels_at(tx.overlay(dataset.id, version_number, bounds[1]), dataset.id)
         if after is not None:
             stats = [label for label in stats if label.label > after]
@@ -225,10 +222,8 @@ class HistoryOperations(ServiceBase):
         with self.store.read() as tx:
             dataset = self.dataset_for(tx, caller, dataset_arn)
             self._version(tx, dataset, from_version, "FromVersion")
-            self._version(tx, dataset, to_version, "ToVersion")
+            _, bounds = self._version(tx, dataset, to_version, "ToVersion")
             after = self.tokens.read(next_token, "DiffDatasetVersions", query)
-            bounds = tx.version_bounds(dataset.id)
-            assert bounds is not None
             over_from = tx.overlay(dataset.id, from_version, bounds[1])
             over_to = tx.overlay(dataset.id, to_version, bounds[1])
             labels_from = tx.labels_at(over_from, dataset.id)
@@ -314,7 +309,7 @@ class HistoryOperations(ServiceBase):
         with self.store.write() as tx:
             dataset = self.dataset_for(tx, caller, dataset_arn, lock=True)
             refuse_busy(dataset, "reverted")
-            record = self._version(tx, dataset, version_number, "Version")
+            record, bounds = self._version(tx, dataset, version_number, "Version")
             shape = version_shape(record)
             if not shape["Revertible"]:
                 why = (
@@ -326,8 +321,6 @@ class HistoryOperations(ServiceBase):
                     f"Version {version_number} cannot be reverted: {why}. "
                     "RestoreDatasetVersion takes the dataset back to a version."
                 )
-            bounds = tx.version_bounds(dataset.id)
-            assert bounds is not None
             if version_number < bounds[1] and not force:
                 refs = (
                     tx.all_refs(dataset.id)
@@ -358,9 +351,7 @@ class HistoryOperations(ServiceBase):
         with self.store.write() as tx:
             dataset = self.dataset_for(tx, caller, dataset_arn, lock=True)
             refuse_busy(dataset, "restored")
-            self._version(tx, dataset, version_number, "Version")
-            bounds = tx.version_bounds(dataset.id)
-            assert bounds is not None
+            _, bounds = self._version(tx, dataset, version_number, "Version")
             if version_number == bounds[1]:
                 older = (
                     f"restore an older one ({bounds[0]} to {bounds[1] - 1})"

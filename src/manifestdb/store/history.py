@@ -114,7 +114,6 @@ _VERSION_COLUMNS = (
     dataset_versions.c.history_bytes,
     dataset_versions.c.summary,
 )
-_VERSION_SELECT = ", ".join(column.name for column in _VERSION_COLUMNS)
 
 
 def _version(row: Any) -> VersionRecord:
@@ -353,6 +352,7 @@ class Overlay:
     current: dict[str, Stored] = field(default_factory=dict)  # today's entries of those
     existing: list[Before] = field(default_factory=list)  # the befores that exist, by seq
     hidden_seqs: frozenset[int] = frozenset()  # today's seqs that do not show at `version`
+    hidden_share: float = 0.0  # hidden_seqs over today's entries
     # The `existing` that pass a filter, by filter (a client pages with the same filter).
     matching: dict[Any, tuple[list[int], list[Before]]] = field(default_factory=dict)
 
@@ -380,14 +380,27 @@ class HistoryQueries:
     dialect: str
 
     def version_record(self, dataset_id: int, version: int) -> VersionRecord | None:
-        # Raw SQL, as version_bounds: both are on every read of an old version's page, where
-        # SQLAlchemy's statement building cost more than the lookups (0.3 ms of a 0.5 ms page).
+        return self.version_and_bounds(dataset_id, version)[0]
+
+    def version_and_bounds(
+        self, dataset_id: int, version: int
+    ) -> tuple[VersionRecord | None, tuple[int, int] | None]:
+        """The dataset's version `version` (None if it has no such version) and its (oldest
+        kept, latest) versions, in one statement: both are on every read of an old version,
+        where SQLAlchemy's statement building, then a round trip each on PostgreSQL, cost more
+        than the lookups."""
+        columns = ", ".join(f"v.{column.name}" for column in _VERSION_COLUMNS)
         rows = raw_rows(
             self.conn,
-            f"SELECT {_VERSION_SELECT} FROM dataset_versions WHERE dataset_id = ? AND version = ?",
-            (dataset_id, version),
+            f"SELECT {columns}, b.low, b.high FROM (SELECT min(version) AS low, max(version) "
+            "AS high FROM dataset_versions WHERE dataset_id = ?) b LEFT JOIN dataset_versions v "
+            "ON v.dataset_id = ? AND v.version = ?",
+            (dataset_id, dataset_id, version),
         )
-        return _version(rows[0]) if rows else None
+        row = rows[0]
+        low, high = row[-2:]
+        bounds = None if low is None else (int(low), int(high))
+        return (None if row[0] is None else _version(row), bounds)
 
     def version_page(self, dataset_id: int, before: int | None, limit: int) -> list[VersionRecord]:
         """Versions newest first, below `before` (keyset)."""
@@ -400,16 +413,6 @@ class HistoryQueries:
         if before is not None:
             query = query.where(dataset_versions.c.version < before)
         return [_version(row) for row in self.conn.execute(query)]
-
-    def version_bounds(self, dataset_id: int) -> tuple[int, int] | None:
-        """(oldest kept, latest) version of the dataset."""
-        rows = raw_rows(
-            self.conn,
-            "SELECT min(version), max(version) FROM dataset_versions WHERE dataset_id = ?",
-            (dataset_id,),
-        )
-        low, high = rows[0]
-        return None if low is None else (int(low), int(high))
 
     def start_history(
         self, dataset_id: int, *, kind: str, caller: str, now: float, summary: dict[str, Any]
@@ -494,6 +497,11 @@ class HistoryQueries:
             # Today's entries are all hidden at `version`: the list reads none of them.
             overlay.current = {}
         overlay.hidden_seqs = frozenset(stored.seq for stored in overlay.current.values())
+        if overlay.hidden_seqs:
+            total = raw_rows(
+                self.conn, "SELECT total_entries FROM datasets WHERE id = ?", (dataset_id,)
+            )[0][0]
+            overlay.hidden_share = len(overlay.hidden_seqs) / max(1, total)
         return overlay
 
     def overlay(self, dataset_id: int, version: int, latest: int) -> Overlay:

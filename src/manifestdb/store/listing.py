@@ -15,6 +15,7 @@ A substring shorter than 3 characters cannot use trigrams and is checked row by 
 from __future__ import annotations
 
 import bisect
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -166,11 +167,14 @@ def list_entry_page_at(
     now: list[Any] = []
     if not overlay.base_empty:
         hidden = overlay.hidden_seqs
+        # Rows for the hidden ones the page will skip, at twice their share: one statement
+        # nearly always (a second one was most of the difference to today's page).
+        fetch = want + (math.ceil(want * overlay.hidden_share * 2) + 2 if hidden else 0)
         cursor = after
         while len(now) < want:
-            rows = _entry_rows(conn, dialect, dataset_id, cursor, want, filters)
+            rows = _entry_rows(conn, dialect, dataset_id, cursor, fetch, filters)
             now.extend(row for row in rows if row[0] not in hidden)
-            if len(rows) < want:
+            if len(rows) < fetch:
                 break
             cursor = rows[-1][0]
     merged = sorted([*then, *now[:want]], key=lambda row: row[0])
