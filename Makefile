@@ -3,12 +3,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+MODELS_STAMP := $(VENV)/.installed-models
 HOST   ?= 127.0.0.1
 PORT   ?= 8777
 DATA   ?= ./data
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint typecheck pytest bench bench-quick clean fuzz load
+.PHONY: install install-models run test lint typecheck pytest bench bench-quick clean fuzz load
 
 install: $(STAMP)
 
@@ -19,6 +20,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The models extra (torch, ~900 MB): the tests and the type check need it, `make run` does not.
+install-models: $(MODELS_STAMP)
+
+$(MODELS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,models,models-dev]'
+	touch $(MODELS_STAMP)
+
 run: install
 	$(BIN)/manifestdb serve --host $(HOST) --port $(PORT) --data-dir $(DATA)
 
@@ -26,10 +34,10 @@ lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-typecheck: install
+typecheck: install-models
 	$(BIN)/mypy
 
-pytest: install
+pytest: install-models
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

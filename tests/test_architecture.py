@@ -28,6 +28,10 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "jobs": frozenset({"service", "wire", "console", "commands", "cli", "harness"}),
     "wire": frozenset({"commands", "cli", "harness"}),
     "harness": frozenset({"manifest", "store", "service", "jobs", "wire", "console", "commands"}),
+    # Models take images and labels, and give predictions: the jobs and the service feed them.
+    "models": frozenset(
+        {"manifest", "store", "service", "jobs", "wire", "console", "commands", "cli", "harness"}
+    ),
     # The console is one more client of the service: through it, never around it.
     "console": frozenset({"store", "jobs", "manifest", "commands", "cli", "harness"}),
 }
