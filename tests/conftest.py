@@ -17,6 +17,7 @@ from support.server import BOTH_BACKENDS, POSTGRES_URL, Server, ServerFactory
 # entry (tests/test_layout.py holds the table to the tree), so a change to a part says which tests
 # to run first, and a part without tests shows.
 TESTS_OF: dict[str, tuple[str, ...]] = {
+    "models": ("tests/models",),
     "wire": ("tests/wire", "tests/api/test_raw_http.py", "tests/auth", "tests/reliability"),
     "service": (
         "tests/api",
