@@ -185,16 +185,7 @@ class ServerProcess:
         """Send `sig` and wait up to `timeout` s (then SIGKILL); the exit code, None if the
         server was not started."""
         process, self.process = self.process, None
-        if process is None:
-            return None
-        if process.poll() is None:
-            process.send_signal(sig)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        return process.returncode
+        return None if process is None else _end(process, sig, timeout)
 
     def kill(self) -> int | None:
         """SIGKILL: a crash, as far as the server can tell."""
@@ -270,17 +261,23 @@ class WorkerProcess:
         return self.process.pid
 
     def stop(self, timeout: float = 30.0) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return _end(self.process, signal.SIGTERM, timeout)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def _end(process: subprocess.Popen[bytes], sig: int, timeout: float) -> int:
+    """Send `sig` to a running `process` and wait up to `timeout` s (then SIGKILL); its exit
+    code."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
 
 
 def _die_with_parent() -> None:

@@ -8,8 +8,7 @@ dataset's labels say. Confidences are percentages, as DetectCustomLabels gives t
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,29 +39,18 @@ def image_tensor(image: Image.Image, size: int = IMAGE_SIZE) -> Tensor:
     return data.view(size, size, 3).permute(2, 0, 1).float() / 255.0
 
 
-def decode(data: bytes) -> Image.Image:
-    """An image from its encoded bytes (PNG, JPEG), fully read."""
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
-
-
 def embed(
     backbone: EfficientNetLite0,
     images: Sequence[Image.Image],
     size: int = IMAGE_SIZE,
-    progress: Callable[[int, int], None] | None = None,
 ) -> Tensor:
-    """The backbone's pooled features of each image, (n, 1280), `BATCH` images at a time;
-    `progress(done, total)` after each batch."""
+    """The backbone's pooled features of each image, (n, 1280), `BATCH` images at a time."""
     backbone.eval()
     found = []
     with torch.inference_mode():
         for start in range(0, len(images), BATCH):
             batch = torch.stack([image_tensor(i, size) for i in images[start : start + BATCH]])
             found.append(backbone.pooled(normalize(batch)))
-            if progress is not None:
-                progress(min(start + BATCH, len(images)), len(images))
     return torch.cat(found) if found else torch.zeros(0, HEAD_CHANNELS)
 
 

@@ -93,7 +93,8 @@ FROM (SELECT n FROM found WHERE tid IS NULL ORDER BY n) AS fresh"""
 # churn) made it look like thousands of rows, so the planner hashed it and scanned all of
 # `entries` once per batch.
 _BEFORE_MERGE = ("SET LOCAL enable_hashjoin = off", "SET LOCAL enable_mergejoin = off")
-_AFTER_MERGE = ("RESET enable_hashjoin", "RESET enable_mergejoin", "DELETE FROM incoming_entries")
+_RESET_JOINS = ("RESET enable_hashjoin", "RESET enable_mergejoin")
+_AFTER_MERGE = (*_RESET_JOINS, "DELETE FROM incoming_entries")
 _FTS_INSERT = "INSERT INTO entries_fts(rowid, source_ref) VALUES (?, ?)"
 _FTS_DELETE = "INSERT INTO entries_fts(entries_fts, rowid, source_ref) VALUES ('delete', ?, ?)"
 
@@ -432,7 +433,7 @@ class EntryWriter:
         for statement in _BEFORE_MERGE:
             self.conn.exec_driver_sql(statement)
         self.conn.exec_driver_sql(_UPDATE_FROM_CHANGED, (int(self.dataset_id),))
-        for statement in (*_AFTER_MERGE[:2], "DELETE FROM changed_entries"):
+        for statement in (*_RESET_JOINS, "DELETE FROM changed_entries"):
             self.conn.exec_driver_sql(statement)
 
     def _run(self, sql: str, rows: list[Any]) -> None:
