@@ -25,6 +25,8 @@ TESTS_OF: dict[str, tuple[str, ...]] = {
         "tests/auth/test_policy_matrix.py",
         "tests/console/test_console_images.py",
         "tests/history",
+        "tests/models/test_model_api.py",
+        "tests/models/test_model_policy.py",
     ),
     "store": ("tests/store", "tests/cluster", "tests/history"),
     "jobs": (
@@ -36,6 +38,8 @@ TESTS_OF: dict[str, tuple[str, ...]] = {
         "tests/reliability",
         "tests/cluster",
         "tests/history",
+        "tests/models/test_model_jobs.py",
+        "tests/models/test_model_workers.py",
     ),
     "manifest": ("tests/manifest", "tests/cli/test_validate.py"),
     "manifest/formats": ("tests/formats",),
@@ -128,6 +132,17 @@ def server(start_server: ServerFactory) -> Server:
 @pytest.fixture(scope="session")
 def rekognition(server: Server) -> Any:
     return server.client()
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    """A fresh PostgreSQL database's URL, dropped after the test (skipped where none runs)."""
+    problem = postgres_problem(POSTGRES_URL)
+    if problem:
+        pytest.skip(problem)
+    databases = PostgresDatabases(POSTGRES_URL)
+    yield databases.create()
+    databases.drop_all()
 
 
 @pytest.fixture

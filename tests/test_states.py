@@ -15,13 +15,15 @@ from manifestdb.states import (
     JobKind,
     JobState,
     ProjectStatus,
+    ProjectVersionStatus,
 )
 
 MODEL = botocore.session.get_session().get_service_model("rekognition")
 
 
 @pytest.mark.parametrize(
-    "enum", [DatasetStatus, DatasetStatusMessageCode, ProjectStatus, DatasetType]
+    "enum",
+    [DatasetStatus, DatasetStatusMessageCode, ProjectStatus, ProjectVersionStatus, DatasetType],
 )
 def test_each_api_enum_is_the_models(enum: type[StrEnum]) -> None:
     assert [member.value for member in enum] == MODEL.shape_for(enum.__name__).enum
@@ -41,6 +43,9 @@ def test_the_stored_job_values_do_not_change() -> None:
         "delete_entries",
         "revert",
         "restore",
+        "train",
+        "start_model",
+        "stop_model",
     ]
 
 

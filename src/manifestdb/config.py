@@ -33,6 +33,8 @@ class Settings:
     job_delay: float = 0.0  # seconds the runner waits before applying a job (tests observe states)
     lease_seconds: float = 30.0  # a running job's worker must renew its lease within this time
     runner: bool = True
+    # Seconds a model's training may take before it stops with TRAINING_FAILED (docs/models.md).
+    training_time_limit: float = 3600.0
     # Judge a change's lines in a helper process while the job stores them (`jobs.engine`).
     engine_helper: bool = True
     log_level: str = "info"

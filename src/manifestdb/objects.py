@@ -189,3 +189,39 @@ def read_s3_object(settings: Settings, s3_object: dict[str, Any]) -> Generator[b
         yield from body.iter_chunks(CHUNK)
     finally:
         body.close()
+
+
+def write_s3_object(settings: Settings, bucket: str, name: str, data: bytes) -> None:
+    """Write an object (a model's evaluation summary or manifest snapshot): the file
+    `LOCAL_BUCKETS/B/K` under `--local-buckets` (its bucket folder must exist, as a bucket
+    must), else a PutObject. Raises ObjectUnreadable, saying why it could not be written."""
+    s3_object = {"Bucket": bucket, "Name": name}
+    where = _describe(s3_object)
+    path = _local_path(settings, s3_object)
+    if path is not None:
+        assert settings.local_buckets is not None
+        if not (settings.local_buckets / bucket).is_dir():
+            raise ObjectUnreadable(
+                f"Cannot write {where}: the bucket {bucket} does not exist (no folder "
+                f"{bucket} under --local-buckets).",
+                Unreadable.MISSING,
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(path.name + ".partial")
+            partial.write_bytes(data)
+            os.replace(partial, path)
+        except OSError as error:
+            raise ObjectUnreadable(f"Cannot write {where}: {_reason(error)}.") from None
+        return
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        _s3_client(settings.s3_endpoint_url).put_object(Bucket=bucket, Key=name, Body=data)
+    except ClientError as error:
+        raise ObjectUnreadable(
+            f"Cannot write {where}: {error.response.get('Error', {}).get('Message') or error}.",
+            reason_of(error),
+        ) from None
+    except BotoCoreError as error:
+        raise ObjectUnreadable(f"Cannot write {where}: {error}.") from None

@@ -34,6 +34,26 @@ class ProjectStatus(StrEnum):
     DELETING = "DELETING"
 
 
+class ProjectVersionStatus(StrEnum):
+    """A model's status. manifestdb reaches the first nine; the copy, deprecation and expiry
+    states belong to AWS features it does not have (CopyProjectVersion, model expiry)."""
+
+    TRAINING_IN_PROGRESS = "TRAINING_IN_PROGRESS"
+    TRAINING_COMPLETED = "TRAINING_COMPLETED"
+    TRAINING_FAILED = "TRAINING_FAILED"
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    FAILED = "FAILED"
+    STOPPING = "STOPPING"
+    STOPPED = "STOPPED"
+    DELETING = "DELETING"
+    COPYING_IN_PROGRESS = "COPYING_IN_PROGRESS"
+    COPYING_COMPLETED = "COPYING_COMPLETED"
+    COPYING_FAILED = "COPYING_FAILED"
+    DEPRECATED = "DEPRECATED"
+    EXPIRED = "EXPIRED"
+
+
 class DatasetType(StrEnum):
     TRAIN = "TRAIN"
     TEST = "TEST"
@@ -56,6 +76,13 @@ class JobKind(StrEnum):
     DELETE_ENTRIES = "delete_entries"  # manifestdb: DeleteDatasetEntries (history)
     REVERT = "revert"  # manifestdb: RevertDatasetVersion (undo one version)
     RESTORE = "restore"  # manifestdb: RestoreDatasetVersion (back to version N)
+    TRAIN = "train"  # CreateProjectVersion: train and evaluate a model
+    START_MODEL = "start_model"  # StartProjectVersion
+    STOP_MODEL = "stop_model"  # StopProjectVersion
+
+
+MODEL_JOBS = frozenset({JobKind.TRAIN})
+"""Kinds that need the `models` extra (torch): claimed only by a runner's model thread."""
 
 
 STATUS_MESSAGES: dict[DatasetStatus, str] = {
@@ -77,3 +104,13 @@ BUSY = frozenset(
 """A dataset with a job waiting or running: no other change is accepted."""
 
 COMPLETE = frozenset({DatasetStatus.CREATE_COMPLETE, DatasetStatus.UPDATE_COMPLETE})
+
+MODEL_BUSY = frozenset(
+    {
+        ProjectVersionStatus.TRAINING_IN_PROGRESS,
+        ProjectVersionStatus.STARTING,
+        ProjectVersionStatus.RUNNING,
+        ProjectVersionStatus.STOPPING,
+    }
+)
+"""A model that may not be deleted now: it trains, runs, or is on its way to or from running."""

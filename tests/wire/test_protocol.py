@@ -14,6 +14,7 @@ from wire_helpers import (
     SERVED,
     TEST_ARN,
     TRAIN_ARN,
+    VERSION_ARN,
     error_of,
     parse,
 )
@@ -76,6 +77,33 @@ VALID: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"ResourceArn": TRAIN_ARN, "TagKeys": ["team", "名前"]},
     ),
     "ListTagsForResource": ({"ResourceArn": TRAIN_ARN}, {"ResourceArn": TRAIN_ARN}),
+    "CreateProjectVersion": (
+        {"ProjectArn": PROJECT_ARN, "VersionName": "v1.0_a-b",
+         "OutputConfig": {"S3Bucket": "out", "S3KeyPrefix": "models/"},
+         "TestingData": {"AutoCreate": True}, "Tags": {"k": "v"}, "VersionDescription": "d"},
+        {"ProjectArn": PROJECT_ARN, "VersionName": "v1.0_a-b",
+         "OutputConfig": {"S3Bucket": "out", "S3KeyPrefix": "models/"},
+         "TestingData": {"AutoCreate": True}, "Tags": {"k": "v"}, "VersionDescription": "d"},
+    ),
+    "DescribeProjectVersions": (
+        {"ProjectArn": PROJECT_ARN, "VersionNames": ["v1"], "MaxResults": 100},
+        {"ProjectArn": PROJECT_ARN, "VersionNames": ["v1"], "MaxResults": 100},
+    ),
+    "StartProjectVersion": (
+        {"ProjectVersionArn": VERSION_ARN, "MinInferenceUnits": 1, "MaxInferenceUnits": 2},
+        {"ProjectVersionArn": VERSION_ARN, "MinInferenceUnits": 1, "MaxInferenceUnits": 2},
+    ),
+    "StopProjectVersion": ({"ProjectVersionArn": VERSION_ARN}, {"ProjectVersionArn": VERSION_ARN}),
+    "DeleteProjectVersion": (
+        {"ProjectVersionArn": VERSION_ARN}, {"ProjectVersionArn": VERSION_ARN}
+    ),
+    "DetectCustomLabels": (
+        {"ProjectVersionArn": VERSION_ARN,
+         "Image": {"Bytes": base64.b64encode(b"\x89PNG").decode()},
+         "MaxResults": 3, "MinConfidence": 55.5},
+        {"ProjectVersionArn": VERSION_ARN, "Image": {"Bytes": b"\x89PNG"},
+         "MaxResults": 3, "MinConfidence": 55.5},
+    ),
 }  # fmt: skip
 
 
@@ -130,14 +158,14 @@ def test_malformed_or_unknown_target_is_unknown_operation(target: str) -> None:
     assert len(caught.value.message) < 300
 
 
-@pytest.mark.parametrize("operation", ["DetectLabels", "CreateProjectVersion", "IndexFaces"])
+@pytest.mark.parametrize("operation", ["DetectLabels", "CopyProjectVersion", "IndexFaces"])
 def test_real_operation_not_served_says_what_is(operation: str) -> None:
     with pytest.raises(ServiceError) as caught:
         PROTOCOL.parse(f"RekognitionService.{operation}", JSON_11, b"{}")
     error = caught.value
     assert error.code == "UnsupportedOperationException"
     assert error.message.startswith(f"{operation} is not implemented: manifestdb serves only ")
-    assert "Custom Labels project and dataset operations" in error.message
+    assert "Custom Labels project, dataset and model operations" in error.message
     assert all(name in error.message for name in SERVED)
 
 

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from botocore.model import ShapeResolver
 from botocore.parsers import create_parser
-from wire_helpers import PROJECT_ARN, PROTOCOL, SERVED, TEST_ARN, TRAIN_ARN
+from wire_helpers import PROJECT_ARN, PROTOCOL, SERVED, TEST_ARN, TRAIN_ARN, VERSION_ARN
 
 from manifestdb.service.errors import (
     InternalServerError,
@@ -38,6 +38,7 @@ DATASET = {
     "StatusMessage": "The dataset was successfully created.",
     "StatusMessageCode": "SUCCESS",
 }
+MANIFEST = {"GroundTruthManifest": {"S3Object": {"Bucket": "out", "Name": "m/train.manifest"}}}
 OUTPUTS: dict[str, dict[str, Any]] = {
     "CreateProject": {"ProjectArn": PROJECT_ARN},
     "DescribeProjects": {
@@ -76,6 +77,34 @@ OUTPUTS: dict[str, dict[str, Any]] = {
     "TagResource": {},
     "UntagResource": {},
     "ListTagsForResource": {"Tags": {"team": "vision", "名前": ""}},
+    "CreateProjectVersion": {"ProjectVersionArn": VERSION_ARN},
+    "DescribeProjectVersions": {
+        "ProjectVersionDescriptions": [
+            {"ProjectVersionArn": VERSION_ARN, "CreationTimestamp": CREATED,
+             "MinInferenceUnits": 1, "Status": "RUNNING", "StatusMessage": "The model is running.",
+             "BillableTrainingTimeInSeconds": 42, "TrainingEndTimestamp": UPDATED,
+             "OutputConfig": {"S3Bucket": "out", "S3KeyPrefix": "models/"},
+             "TrainingDataResult": {"Input": {"Assets": [MANIFEST]},
+                                    "Output": {"Assets": [MANIFEST]}},
+             "TestingDataResult": {"Input": {"Assets": [MANIFEST], "AutoCreate": False},
+                                   "Output": {"Assets": [MANIFEST]}},
+             "EvaluationResult": {"F1Score": 0.9375, "Summary": {"S3Object": {
+                 "Bucket": "out", "Name": "models/EvaluationSummary-birds-v1.json"}}},
+             "ManifestSummary": {"S3Object": {"Bucket": "out", "Name": "s.json"}},
+             "MaxInferenceUnits": 2, "VersionDescription": "d", "Feature": "CUSTOM_LABELS"},
+        ],
+        "NextToken": "t",
+    },
+    "StartProjectVersion": {"Status": "STARTING"},
+    "StopProjectVersion": {"Status": "STOPPING"},
+    "DeleteProjectVersion": {"Status": "DELETING"},
+    "DetectCustomLabels": {
+        "CustomLabels": [
+            {"Name": "bird", "Confidence": 98.25},
+            {"Name": "名前", "Confidence": 12.5, "Geometry": {"BoundingBox": {
+                "Width": 0.25, "Height": 0.5, "Left": 0.125, "Top": 0.0}}},
+        ]
+    },
 }  # fmt: skip
 
 

@@ -16,6 +16,7 @@ JSON_11 = "application/x-amz-json-1.1"
 PROJECT_ARN = "arn:aws:rekognition:us-east-1:123456789012:project/birds/1690476084738"
 TRAIN_ARN = "arn:aws:rekognition:us-east-1:123456789012:project/birds/dataset/train/1690476084739"
 TEST_ARN = "arn:aws:rekognition:us-east-1:123456789012:project/birds/dataset/test/1690476084740"
+VERSION_ARN = "arn:aws:rekognition:us-east-1:123456789012:project/birds/version/v1/1690476084741"
 PROTOCOL = Protocol(SERVED)
 
 

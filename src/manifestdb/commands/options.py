@@ -166,6 +166,14 @@ NoEngineHelper = Annotated[
         "it (slower on 2+ cores; for hosts that forbid starting processes).",
     ),
 ]
+TrainingTimeLimit = Annotated[
+    float,
+    typer.Option(
+        envvar="MANIFESTDB_TRAINING_TIME_LIMIT",
+        callback=number_in(1, 7 * 86400, "seconds"),
+        help="Seconds a model's training may take; a longer one stops with TRAINING_FAILED.",
+    ),
+]
 KeepVersions = Annotated[
     int,
     typer.Option(

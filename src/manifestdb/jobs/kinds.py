@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from manifestdb import objects
-from manifestdb.jobs import history
+from manifestdb.jobs import history, training
 from manifestdb.jobs.distribute import choose_test_entries, labeled_count
 from manifestdb.jobs.engine import chunked
 from manifestdb.jobs.steps import (
@@ -26,7 +26,7 @@ from manifestdb.jobs.steps import (
     version_start,
 )
 from manifestdb.manifest import distribute_terminal
-from manifestdb.states import DatasetStatus, JobKind, JobState, ProjectStatus
+from manifestdb.states import DatasetStatus, JobKind, JobState, ProjectStatus, ProjectVersionStatus
 from manifestdb.store import JobRecord, Tx
 
 APPLY_BROKE = "manifestdb could not apply the change: {error}. See the server log."
@@ -44,6 +44,8 @@ class JobKindRule:
     broke: DatasetStatus | None
     broke_message: str  # the StatusMessage then; `{error}` is the exception's type
     project_broke: ProjectStatus | None = None  # the project's status after a service error
+    # The status of the model (params `version_id`) after a service error; None: no model.
+    model_broke: ProjectVersionStatus | None = None
 
     def lines(self, report_kind: str, *, is_manifest: bool) -> Lines:
         """How a job of this kind stores lines."""
@@ -199,6 +201,18 @@ def _delete_project(steps: Steps, job: JobRecord, rule: JobKindRule) -> None:
         close_job(tx, job, JobState.DONE)
 
 
+def _train(steps: Steps, job: JobRecord, rule: JobKindRule) -> None:
+    training.train_version(steps, job)
+
+
+def _start_model(steps: Steps, job: JobRecord, rule: JobKindRule) -> None:
+    training.start_version(steps, job)
+
+
+def _stop_model(steps: Steps, job: JobRecord, rule: JobKindRule) -> None:
+    training.stop_version(steps, job)
+
+
 # -- which datasets each kind touches --------------------------------------------------------
 
 
@@ -208,6 +222,10 @@ def _its_dataset(_tx: Tx, job: JobRecord) -> list[int]:
 
 def _train_and_test(_tx: Tx, job: JobRecord) -> list[int]:
     return [job.params["train_id"], job.params["test_id"]]
+
+
+def _no_dataset(_tx: Tx, _job: JobRecord) -> list[int]:
+    return []
 
 
 def _project_datasets(tx: Tx, job: JobRecord) -> list[int]:
@@ -305,6 +323,36 @@ KINDS: dict[JobKind, JobKindRule] = {
                 "are kept; DeleteProject may be called again. See the server log."
             ),
             project_broke=ProjectStatus.CREATED,
+        ),
+        JobKindRule(
+            JobKind.TRAIN,
+            _train,
+            _no_dataset,  # it reads the datasets in a snapshot and changes none
+            succeeded=None,
+            rejected=None,
+            broke=None,
+            broke_message="manifestdb could not train the model: {error}. See the server log.",
+            model_broke=ProjectVersionStatus.TRAINING_FAILED,
+        ),
+        JobKindRule(
+            JobKind.START_MODEL,
+            _start_model,
+            _no_dataset,
+            succeeded=None,
+            rejected=None,
+            broke=None,
+            broke_message="manifestdb could not start the model: {error}. See the server log.",
+            model_broke=ProjectVersionStatus.FAILED,
+        ),
+        JobKindRule(
+            JobKind.STOP_MODEL,
+            _stop_model,
+            _no_dataset,
+            succeeded=None,
+            rejected=None,
+            broke=None,
+            broke_message="manifestdb could not stop the model: {error}. See the server log.",
+            model_broke=ProjectVersionStatus.STOPPED,
         ),
     )
 }

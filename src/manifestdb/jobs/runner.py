@@ -19,6 +19,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 
+from manifestdb import models
 from manifestdb.config import Settings
 from manifestdb.jobs.apply import JobApplier, LostLease, UnknownJobKind
 from manifestdb.jobs.engine import EnginePool
@@ -43,9 +44,12 @@ class Runner:
         self.applier = JobApplier(store, settings, self.engines)
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake = threading.Event()
+        self._wake_trainer = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._listener: JobListener | None = None
+        # Without the models extra this runner takes no training (a runner that has it does).
+        self.trains = models.missing() is None
 
     def start(self, *, requeue: bool = False) -> None:
         """Start the threads; `requeue` first returns every running job to the queue, which is
@@ -59,20 +63,24 @@ class Runner:
             self.engines.warm()
         # PostgreSQL: jobs queued by other processes wake the threads at once, not at a poll.
         self._listener = self.store.listen_for_jobs(self.notify)
-        for index in range(self.concurrency):
-            thread = threading.Thread(
-                target=self._loop, name=f"manifestdb-runner-{index}", daemon=True
-            )
+        loops: list[tuple[str, bool]] = [
+            (f"manifestdb-runner-{index}", False) for index in range(self.concurrency)
+        ]
+        if self.trains:  # one more thread, for trainings: they take minutes, not milliseconds
+            loops.append(("manifestdb-trainer", True))
+        for name, model_jobs in loops:
+            thread = threading.Thread(target=self._loop, args=(model_jobs,), name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
 
     def notify(self) -> None:
         self._wake.set()
+        self._wake_trainer.set()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish the running jobs and stop; queued jobs stay queued."""
         self._stop.set()
-        self._wake.set()
+        self.notify()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -81,22 +89,23 @@ class Runner:
         if self.engines is not None:
             self.engines.close()
 
-    def _loop(self) -> None:
+    def _loop(self, models: bool) -> None:
+        wake = self._wake_trainer if models else self._wake
         while not self._stop.is_set():
-            job = self._claim()
+            job = self._claim(models)
             if job is None:
-                self._wake.wait(POLL_SECONDS)
-                self._wake.clear()
+                wake.wait(POLL_SECONDS)
+                wake.clear()
                 continue
             with _Heartbeat(self._renew(job), self.settings.lease_seconds / 3):
                 if self.settings.job_delay:  # counts as work: the lease is kept alive meanwhile
                     time.sleep(self.settings.job_delay)
                 self._run(job)
 
-    def _claim(self) -> JobRecord | None:
+    def _claim(self, models: bool) -> JobRecord | None:
         try:
             with self.store.write() as tx:
-                return tx.claim_next_job(self.name, self.settings.lease_seconds)
+                return tx.claim_next_job(self.name, self.settings.lease_seconds, models=models)
         except Exception:
             log.exception("could not claim a job")
             return None
@@ -178,6 +187,8 @@ def _record_break(tx: Tx, job: JobRecord, error: Exception) -> None:
         )
     if rule.project_broke is not None and job.project_id is not None:
         tx.set_project_status(job.project_id, rule.project_broke)
+    if rule.model_broke is not None and "version_id" in job.params:
+        tx.set_project_version_status(int(job.params["version_id"]), rule.model_broke, message)
 
 
 class _Heartbeat:

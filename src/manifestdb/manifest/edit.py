@@ -323,3 +323,28 @@ def _has_frame(body: dict[str, Any]) -> bool:
         and type(sizes[0]) is dict
         and all(type(sizes[0].get(key)) is int for key in ("width", "height", "depth"))
     )
+
+
+def training_boxes(line: dict[str, Any]) -> list[tuple[str, float, float, float, float]]:
+    """The line's boxes as a model learns them: (label, left, top, width, height) as ratios of
+    the image's width and height (from each attribute's `image_size`). An attribute without a
+    readable frame gives none."""
+    found = []
+    for name in box_attributes(line):
+        body = line[name]
+        if not _has_frame(body):
+            continue
+        width, height = body["image_size"][0]["width"], body["image_size"][0]["height"]
+        if width <= 0 or height <= 0:
+            continue
+        for _, box in _stored_boxes(line, name):
+            found.append(
+                (
+                    box.label,
+                    box.left / width,
+                    box.top / height,
+                    box.width / width,
+                    box.height / height,
+                )
+            )
+    return found

@@ -10,6 +10,7 @@ from manifestdb.service.datasets import DatasetOperations
 from manifestdb.service.edits import EditOperations
 from manifestdb.service.history import HistoryOperations
 from manifestdb.service.images import ImageOperations
+from manifestdb.service.models import ModelOperations
 from manifestdb.service.projects import ProjectOperations
 from manifestdb.service.reports import ReportOperations
 from manifestdb.service.sessions import SessionOperations
@@ -29,7 +30,23 @@ OPERATIONS = {
     "TagResource": "tag_resource",
     "UntagResource": "untag_resource",
     "ListTagsForResource": "list_tags_for_resource",
+    # the model operations (service/models.py, docs/models.md)
+    "CreateProjectVersion": "create_project_version",
+    "DescribeProjectVersions": "describe_project_versions",
+    "StartProjectVersion": "start_project_version",
+    "StopProjectVersion": "stop_project_version",
+    "DeleteProjectVersion": "delete_project_version",
+    "DetectCustomLabels": "detect_custom_labels",
 }
+
+MODEL_OPERATIONS = (
+    "CreateProjectVersion",
+    "DescribeProjectVersions",
+    "StartProjectVersion",
+    "StopProjectVersion",
+    "DeleteProjectVersion",
+    "DetectCustomLabels",
+)
 
 # manifestdb's own operations, served under /_manifestdb/history/ (docs/history.md).
 HISTORY_OPERATIONS = {
@@ -60,6 +77,7 @@ class Service(
     SessionOperations,
     EditOperations,
     HistoryOperations,
+    ModelOperations,
 ):
     """Every operation this server implements, dispatched by the model's operation name."""
 
@@ -77,4 +95,4 @@ class Service(
         return self.handler(operation)(caller, **kwargs, **conditions)
 
 
-__all__ = ["HISTORY_OPERATIONS", "OPERATIONS", "Caller", "Service"]
+__all__ = ["HISTORY_OPERATIONS", "MODEL_OPERATIONS", "OPERATIONS", "Caller", "Service"]

@@ -1,4 +1,5 @@
-"""Building and reading the ARNs of projects and datasets (the formats of the service model)."""
+"""Building and reading the ARNs of projects, datasets and models (project versions), in the
+formats of the service model."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ _DATASET_ARN = re.compile(
 _PROJECT_ARN = re.compile(
     r"^arn:[a-z\d-]+:rekognition:(?P<region>[a-z\d-]+):(?P<account>\d{12}):"
     r"project/(?P<project>[a-zA-Z0-9_.\-]{1,255})/(?P<ms>[0-9]+)$"
+)
+_VERSION_ARN = re.compile(
+    r"^arn:[a-z\d-]+:rekognition:(?P<region>[a-z\d-]+):(?P<account>\d{12}):"
+    r"project/(?P<project>[a-zA-Z0-9_.\-]{1,255})/version/(?P<version>[a-zA-Z0-9_.\-]{1,255})"
+    r"/(?P<ms>[0-9]+)$"
 )
 
 
@@ -38,4 +44,14 @@ def parse_project_arn(arn: str) -> ArnParts | None:
 
 def parse_dataset_arn(arn: str) -> ArnParts | None:
     match = _DATASET_ARN.match(arn)
+    return ArnParts(match["region"], match["account"], match["project"]) if match else None
+
+
+def version_arn(region: str, account: str, project: str, version: str, created_ms: int) -> str:
+    prefix = f"arn:aws:rekognition:{region}:{account}:project/{project}"
+    return f"{prefix}/version/{version}/{created_ms}"
+
+
+def parse_version_arn(arn: str) -> ArnParts | None:
+    match = _VERSION_ARN.match(arn)
     return ArnParts(match["region"], match["account"], match["project"]) if match else None

@@ -72,6 +72,14 @@ class ResourceNotReadyException(ServiceError):
     code = "ResourceNotReadyException"
 
 
+class ImageTooLargeException(ServiceError):
+    code = "ImageTooLargeException"
+
+
+class InvalidImageFormatException(ServiceError):
+    code = "InvalidImageFormatException"
+
+
 class ProvisionedThroughputExceededException(ServiceError):
     code = "ProvisionedThroughputExceededException"
 

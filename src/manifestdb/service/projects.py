@@ -99,6 +99,12 @@ class ProjectOperations(ServiceBase):
             project = self.project_for(tx, caller, project_arn, lock=True)
             if project.status == ProjectStatus.DELETING:
                 return {"Status": ProjectStatus.DELETING}
+            models = tx.count_project_versions(project.id)
+            if models:
+                raise ResourceInUseException(
+                    f"The project has {models} model(s): delete each (DeleteProjectVersion; a "
+                    "running model is stopped first), then delete the project."
+                )
             project_datasets = tx.datasets_of_projects([project.id], lock=True)
             busy = [d.arn for d in project_datasets if d.status in BUSY]
             if busy:

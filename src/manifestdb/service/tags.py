@@ -13,10 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from manifestdb.service.arns import parse_dataset_arn, parse_project_arn
+from manifestdb.service.arns import parse_dataset_arn, parse_project_arn, parse_version_arn
 from manifestdb.service.base import ServiceBase
 from manifestdb.service.context import Caller
-from manifestdb.service.errors import InvalidParameterException, ServiceQuotaExceededException
+from manifestdb.service.errors import (
+    InvalidParameterException,
+    ResourceNotFoundException,
+    ServiceQuotaExceededException,
+)
 from manifestdb.store import Tx
 
 MAX_TAGS = 50
@@ -43,15 +47,22 @@ def _refuse_reserved(keys: Mapping[str, str] | list[str]) -> None:
 
 class TagOperations(ServiceBase):
     def _tagged(self, tx: Tx, caller: Caller, resource_arn: str) -> str:
-        """The ARN of the caller's project or dataset, or the error AWS gives."""
+        """The ARN of the caller's project, dataset or model, or the error AWS gives."""
         if parse_dataset_arn(resource_arn):
             return self.dataset_for(tx, caller, resource_arn).arn
         if parse_project_arn(resource_arn):
             return self.project_for(tx, caller, resource_arn).arn
+        parts = parse_version_arn(resource_arn)
+        if parts is not None:
+            version = tx.project_version_by_arn(resource_arn)
+            if version is None or (parts.account, parts.region) != (caller.account, caller.region):
+                raise ResourceNotFoundException(f"The model {resource_arn} does not exist.")
+            return version.arn
         raise InvalidParameterException(
             f"ResourceArn {resource_arn[:200]!r} is not the ARN of a project "
-            "(arn:aws:rekognition:<region>:<account>:project/<name>/<created>) or of a dataset "
-            "(...:project/<name>/dataset/<train|test>/<created>); manifestdb has no models."
+            "(arn:aws:rekognition:<region>:<account>:project/<name>/<created>), of a dataset "
+            "(...:project/<name>/dataset/<train|test>/<created>) or of a model "
+            "(...:project/<name>/version/<version>/<created>)."
         )
 
     def tag_resource(

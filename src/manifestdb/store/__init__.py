@@ -24,6 +24,7 @@ from manifestdb.store.history import (
 )
 from manifestdb.store.jobs import JobListener, JobQueries
 from manifestdb.store.listing import EntryFilter, entry_line, list_entry_page, list_entry_page_at
+from manifestdb.store.project_versions import ProjectVersionQueries
 from manifestdb.store.projects import ProjectQueries
 from manifestdb.store.records import (
     ApplyResult,
@@ -33,6 +34,7 @@ from manifestdb.store.records import (
     JobRecord,
     LabelStats,
     ProjectRecord,
+    ProjectVersionRecord,
     SessionRecord,
     StoredEntry,
 )
@@ -53,6 +55,7 @@ __all__ = [
     "LabelStats",
     "Overlay",
     "ProjectRecord",
+    "ProjectVersionRecord",
     "Retention",
     "SessionRecord",
     "Store",
@@ -64,7 +67,15 @@ __all__ = [
 ]
 
 
-class Tx(ProjectQueries, DatasetQueries, JobQueries, TagQueries, SessionQueries, HistoryQueries):
+class Tx(
+    ProjectQueries,
+    ProjectVersionQueries,
+    DatasetQueries,
+    JobQueries,
+    TagQueries,
+    SessionQueries,
+    HistoryQueries,
+):
     """One transaction and every query the service may run in it."""
 
     def __init__(self, conn: Connection, dialect: str) -> None:

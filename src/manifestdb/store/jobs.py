@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, and_, delete, exists, func, insert, or_, select, update
 
-from manifestdb.states import JobState
+from manifestdb.states import MODEL_JOBS, JobState
 from manifestdb.store.records import JobRecord
 from manifestdb.store.schema import job_payloads, jobs, update_reports
 from manifestdb.store.sql import raw_rows
@@ -122,11 +122,15 @@ class JobQueries:
         if self.dialect == "postgresql":
             self.conn.exec_driver_sql(f"NOTIFY {JOBS_CHANNEL}")
 
-    def claim_next_job(self, worker: str, lease_seconds: float) -> JobRecord | None:
+    def claim_next_job(
+        self, worker: str, lease_seconds: float, *, models: bool | None = None
+    ) -> JobRecord | None:
         """Take the oldest job that is queued, or running with an expired lease, for `worker`.
 
         Only the oldest unfinished job of a dataset is eligible, so one dataset's jobs never
         run at the same time. PostgreSQL skips rows other workers are claiming (SKIP LOCKED).
+        `models`: True takes only the kinds of `MODEL_JOBS` (training, minutes long), False
+        every other kind, None any.
         """
         self._end_if_stalled(lease_seconds)
         now = self.database_now()
@@ -148,6 +152,9 @@ class JobQueries:
             .limit(1)
             .with_for_update(skip_locked=True, of=jobs)
         )
+        if models is not None:
+            kinds = sorted(MODEL_JOBS)
+            query = query.where(jobs.c.kind.in_(kinds) if models else jobs.c.kind.not_in(kinds))
         row = self.conn.execute(query).first()
         if row is None:
             return None

@@ -114,3 +114,26 @@ class SessionRecord:
     csrf: str
     created_at: float
     expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectVersionRecord:
+    """A model (a project version); `details` holds what training wrote (evaluation, data
+    results, manifest summary, the kind of model), `{}` before it ends."""
+
+    id: int
+    project_id: int
+    name: str
+    arn: str
+    status: str
+    status_message: str
+    created_at: float
+    training_end: float | None
+    billable_seconds: int | None
+    output_bucket: str
+    output_prefix: str
+    kms_key_id: str | None
+    description: str | None
+    min_units: int | None
+    max_units: int | None
+    details: dict[str, Any]

@@ -242,6 +242,40 @@ entry_history = Table(
     UniqueConstraint("dataset_id", "version", "source_ref", name="uq_entry_history"),
 )
 
+# The models of a project (CreateProjectVersion, issue 21, docs/models.md): one row per version,
+# its status and what DescribeProjectVersions says of it (`details`: JSON of the evaluation, the
+# data results and the manifest summary, written when training ends).
+project_versions = Table(
+    "project_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("arn", String(2048), nullable=False, unique=True),
+    Column("status", String(32), nullable=False),
+    Column("status_message", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("training_end", Float),
+    Column("billable_seconds", Integer),
+    Column("output_bucket", String(255), nullable=False),
+    Column("output_prefix", String(1024), nullable=False),
+    Column("kms_key_id", String(2048)),
+    Column("description", Text),
+    Column("min_units", Integer),
+    Column("max_units", Integer),
+    Column("details", Text, nullable=False),  # JSON
+    UniqueConstraint("project_id", "name", name="uq_project_versions_name"),
+)
+
+# A trained model's weights and labels (torch.save bytes), apart from `project_versions` so that
+# a status change does not rewrite them (SQLite rewrites a whole row on any update).
+model_artifacts = Table(
+    "model_artifacts",
+    metadata,
+    Column("version_id", Integer, primary_key=True, autoincrement=False),
+    Column("artifact", LargeBinary, nullable=False),
+)
+
 # SQLite only: a trigram index over source-refs for SourceRefContains (created by migration).
 SQLITE_FTS_DDL = (
     "CREATE VIRTUAL TABLE entries_fts USING fts5("

@@ -219,6 +219,16 @@ def _create_dataset(_caller: Caller, params: Mapping[str, Any]) -> list[Permissi
     return needed
 
 
+def _create_version(_caller: Caller, params: Mapping[str, Any]) -> list[Permission]:
+    project = str(params["ProjectArn"])
+    needed = [("CreateProjectVersion", project)]
+    if params.get("Tags"):  # as AWS: tagging at creation also needs TagResource, on the model
+        prefix, _, rest = project.partition(":project/")
+        name = rest.rsplit("/", 1)[0]
+        needed.append(("TagResource", f"{prefix}:project/{name}/version/{params['VersionName']}/*"))
+    return needed
+
+
 def _on(action: str, member: str) -> Callable[[Caller, Mapping[str, Any]], list[Permission]]:
     return lambda _caller, params: [(action, str(params[member]))]
 
@@ -239,6 +249,17 @@ PERMISSIONS: dict[str, Callable[[Caller, Mapping[str, Any]], list[Permission]]] 
     "TagResource": _on("TagResource", "ResourceArn"),
     "UntagResource": _on("UntagResource", "ResourceArn"),
     "ListTagsForResource": _on("ListTagsForResource", "ResourceArn"),
+    "CreateProjectVersion": _create_version,
+    "DescribeProjectVersions": _on("DescribeProjectVersions", "ProjectArn"),
+    **{
+        operation: _on(operation, "ProjectVersionArn")
+        for operation in (
+            "StartProjectVersion",
+            "StopProjectVersion",
+            "DeleteProjectVersion",
+            "DetectCustomLabels",
+        )
+    },
     # manifestdb's own operations (history, docs/history.md): actions of the manifestdb
     # namespace, checked on the dataset's ARN.
     **{operation: _on(f"manifestdb:{operation}", "DatasetArn") for operation in HISTORY_OPERATIONS},

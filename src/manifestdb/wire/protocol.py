@@ -110,7 +110,7 @@ class Protocol:
         if other is not None:
             raise NotImplementedOperationException(
                 f"{other} is not implemented: manifestdb serves only the Rekognition Custom "
-                f"Labels project and dataset operations ({', '.join(self.operations)})."
+                f"Labels project, dataset and model operations ({', '.join(self.operations)})."
             )
         raise UnknownOperationException(
             f"Unknown operation '{target[:_MAX_ECHO]}': X-Amz-Target must be "
