@@ -27,6 +27,12 @@ $(MODELS_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,models,models-dev]'
 	touch $(MODELS_STAMP)
 
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(MODELS_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,models,models-dev,models-bench]'
+	touch $(BENCH_STAMP)
+
 run: install
 	$(BIN)/manifestdb serve --host $(HOST) --port $(PORT) --data-dir $(DATA)
 
@@ -42,8 +48,14 @@ pytest: install-models
 
 test: lint typecheck pytest
 
-bench: install
+bench: $(BENCH_STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/bench_models.py
+
+# Models alone (docs/models.md): training, F1 and DetectCustomLabels latency through the API.
+.PHONY: bench-models
+bench-models: $(BENCH_STAMP)
+	$(BIN)/python bench/bench_models.py $(BENCH_ARGS)
 
 bench-quick: install
 	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)

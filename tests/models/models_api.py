@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError, WaiterError
 from PIL import Image
 from shapes import SHAPES, draw
 
-from support.lines import image_line
+from support.lines import box_line, image_line
 from support.server import ServerFactory, wait_until
 
 FAST = {"Delay": 1, "MaxAttempts": 180}
@@ -36,6 +36,26 @@ def write_shapes(folder: Path, prefix: str, seed: int, per_shape: int) -> list[d
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
             drawn.image.save(folder / name)
             lines.append(image_line(f"s3://images/{name}", shape))
+    return lines
+
+
+SIDE = 128  # of a scene of shapes with boxes
+
+
+def write_scenes(folder: Path, prefix: str, seed: int, count: int) -> list[dict[str, Any]]:
+    """PNG images of one to three shapes each, and their bounding-box lines."""
+    rng = random.Random(seed)
+    lines = []
+    for n in range(count):
+        drawn = draw(rng, rng.sample(SHAPES, rng.randint(1, 3)), size=SIDE)
+        name = f"{prefix}/scene-{n}.png"
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        drawn.image.save(folder / name)
+        boxes = [
+            (shape, round(x0), round(y0), round(x1 - x0), round(y1 - y0))
+            for shape, (x0, y0, x1, y1) in drawn.shapes
+        ]
+        lines.append(box_line(f"s3://images/{name}", boxes, size=(SIDE, SIDE)))
     return lines
 
 

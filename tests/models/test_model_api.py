@@ -12,10 +12,11 @@ from typing import Any
 
 import orjson
 import pytest
-from models_api import FAST, VERSION_ARN, Models, error_of, png
+from models_api import FAST, SIDE, VERSION_ARN, Models, error_of, png, write_scenes
 from PIL import Image
 from shapes import SHAPES, draw
 
+from manifestdb.models.evaluate import iou
 from support.lines import manifest
 from support.server import ServerFactory, wait_until
 
@@ -330,3 +331,41 @@ def test_training_from_manifests_in_training_data(models: Models) -> None:
     described = models.wait_trained(project)
     assert described["TrainingDataResult"]["Input"]["Assets"] == [asset("manifests/train.manifest")]
     assert described["EvaluationResult"]["F1Score"] >= 0.9
+
+
+def test_a_detector_is_trained_on_boxes_and_finds_held_out_shapes(models: Models) -> None:
+    folder = models.buckets / "images"
+    train, test = write_scenes(folder, "scenes", 11, 45), write_scenes(folder, "scenes-t", 12, 15)
+    project = models.project(manifest(*train), manifest(*test))
+    version = models.train(project)
+    described = models.wait_trained(project)
+    assert described["EvaluationResult"]["F1Score"] >= 0.8
+    name = described["EvaluationResult"]["Summary"]["S3Object"]["Name"]
+    summary = orjson.loads((models.buckets / "out" / name).read_bytes())
+    aggregated = summary["AggregatedEvaluationResults"]
+    assert "ConfusionMatrix" not in aggregated
+    assert aggregated["AveragePrecision"] >= 0.8 and aggregated["AverageRecall"] >= 0.8
+    assert sorted(summary["EvaluationDetails"]["Labels"]) == sorted(SHAPES)
+    models.client.start_project_version(ProjectVersionArn=version, MinInferenceUnits=1)
+    models.client.get_waiter("project_version_running").wait(
+        ProjectArn=project, VersionNames=["v1"], WaiterConfig=FAST
+    )
+    rng = random.Random(13)
+    expected = matched = 0
+    for _ in range(10):
+        drawn = draw(rng, rng.sample(SHAPES, rng.randint(1, 3)), size=SIDE)
+        found = models.client.detect_custom_labels(
+            ProjectVersionArn=version, Image={"Bytes": png(drawn.image)}
+        )["CustomLabels"]
+        boxes = []
+        for label in found:
+            box = label["Geometry"]["BoundingBox"]
+            assert 0 <= box["Left"] <= 1 and 0 <= box["Top"] <= 1
+            assert box["Left"] + box["Width"] <= 1 + 1e-6
+            boxes.append((label["Name"], (box["Left"], box["Top"], box["Width"], box["Height"])))
+        for shape, (x0, y0, x1, y1) in drawn.shapes:
+            truth = (x0 / SIDE, y0 / SIDE, (x1 - x0) / SIDE, (y1 - y0) / SIDE)
+            expected += 1
+            matched += any(name == shape and iou(box, truth) >= 0.5 for name, box in boxes)
+    assert matched >= 0.8 * expected, (matched, expected)
+    models.client.stop_project_version(ProjectVersionArn=version)
