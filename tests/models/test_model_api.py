@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import random
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -22,8 +23,12 @@ from support.server import ServerFactory, wait_until
 
 
 @pytest.fixture(scope="module")
-def models(start_server: ServerFactory, tmp_path_factory: pytest.TempPathFactory) -> Models:
-    return Models(start_server, tmp_path_factory.mktemp("models"))
+def models(
+    start_server: ServerFactory, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Models]:
+    models = Models(start_server, tmp_path_factory.mktemp("models"))
+    yield models
+    models.server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +181,12 @@ def test_a_running_model_detects_held_out_shapes(models: Models, trained: tuple[
             "InvalidS3ObjectException",
             "does not exist",
         ),
+        (
+            {"S3Object": {"Bucket": "images", "Name": "huge.png"}},
+            "ImageTooLargeException",
+            "at most 15728640 bytes",
+        ),
+        ({"Bytes": "over 5 MiB"}, "ValidationException", "length less than or equal to 5242880"),
     ],
 )
 def test_detect_refuses_what_is_not_a_usable_image(
@@ -193,7 +204,12 @@ def test_detect_refuses_what_is_not_a_usable_image(
         image = {"Bytes": buffer.getvalue()}
     elif image.get("Bytes") == "wide":
         image = {"Bytes": png(Image.new("RGB", (5000, 10)))}
-    found = error_of(models.client.detect_custom_labels, ProjectVersionArn=version, Image=image)
+    elif image.get("Bytes") == "over 5 MiB":
+        image = {"Bytes": b"\x89PNG" + bytes(5 * 1024 * 1024)}
+    (models.buckets / "images" / "huge.png").write_bytes(bytes(15 * 1024 * 1024 + 1))
+    # No client-side check: the server's answer is what is tested.
+    unchecked = models.server.client(parameter_validation=False)
+    found = error_of(unchecked.detect_custom_labels, ProjectVersionArn=version, Image=image)
     assert found[:2] == (code, 400)
     assert says in found[2]
 

@@ -5,6 +5,7 @@ completes (never TRAINING_IN_PROGRESS for good)."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 from models_api import Models, error_of, png, write_shapes
@@ -46,8 +47,8 @@ def test_without_the_models_extra_model_operations_name_it(
     assert code == "ResourceNotFoundException"
 
 
-def test_the_time_limit_stops_a_training(start_server: ServerFactory, tmp_path: Path) -> None:
-    models = Models(start_server, tmp_path, "--training-time-limit", "1")
+def test_the_time_limit_stops_a_training(make_models: Callable[..., Models]) -> None:
+    models = make_models("--training-time-limit", "1")
     many = write_shapes(models.buckets / "images", "many", seed=5, per_shape=40)
     project = models.project(manifest(*many), manifest(*models.test_lines))
     models.train(project)
@@ -56,9 +57,9 @@ def test_the_time_limit_stops_a_training(start_server: ServerFactory, tmp_path: 
 
 
 def test_a_training_killed_with_its_server_starts_over_and_completes(
-    start_server: ServerFactory, tmp_path: Path
+    make_models: Callable[..., Models],
 ) -> None:
-    models = Models(start_server, tmp_path)
+    models = make_models()
     many = write_shapes(models.buckets / "images", "many", seed=6, per_shape=40)
     project = models.project(manifest(*many), manifest(*models.test_lines))
     models.train(project)

@@ -6,6 +6,7 @@ exist for the caller."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,9 @@ def _allow(action: str, resource: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def models(start_server: ServerFactory, tmp_path_factory: pytest.TempPathFactory) -> Models:
+def models(
+    start_server: ServerFactory, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Models]:
     root = tmp_path_factory.mktemp("model-policy")
     entries = [ADMIN.entry(ALLOW_ALL), STRANGER.entry(ALLOW_ALL)]
     for op in MODEL_OPERATIONS:
@@ -61,7 +64,8 @@ def models(start_server: ServerFactory, tmp_path_factory: pytest.TempPathFactory
     path = write_auth_file(root / "auth.json", entries)
     models = Models(start_server, root, "--auth", "sigv4", "--auth-file", str(path))
     models.client = client(models.server, ADMIN)
-    return models
+    yield models
+    models.server.stop()
 
 
 def test_each_model_operation_needs_its_action_on_its_resource(models: Models) -> None:
@@ -129,7 +133,7 @@ def test_each_model_operation_needs_its_action_on_its_resource(models: Models) -
 
 
 def test_tagging_a_model_at_creation_also_needs_tag_resource(
-    start_server: ServerFactory, tmp_path: Path
+    make_models: Callable[..., Models], tmp_path: Path
 ) -> None:
     creator = make_key(ACCOUNT_A, "model-creator")
     entries = [
@@ -137,7 +141,7 @@ def test_tagging_a_model_at_creation_also_needs_tag_resource(
         creator.entry({"Statement": [_allow("rekognition:CreateProjectVersion", "*")]}),
     ]
     path = write_auth_file(tmp_path / "auth.json", entries)
-    models = Models(start_server, tmp_path, "--auth", "sigv4", "--auth-file", str(path))
+    models = make_models("--auth", "sigv4", "--auth-file", str(path))
     models.client = client(models.server, ADMIN)
     project = models.project(manifest(*models.train_lines), manifest(*models.test_lines))
     error = error_of(
