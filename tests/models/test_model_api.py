@@ -385,3 +385,39 @@ def test_a_detector_is_trained_on_boxes_and_finds_held_out_shapes(models: Models
             matched += any(name == shape and iou(box, truth) >= 0.5 for name, box in boxes)
     assert matched >= 0.8 * expected, (matched, expected)
     models.client.stop_project_version(ProjectVersionArn=version)
+
+
+def test_describe_project_versions_pages_newest_first_and_filters_by_name(
+    models: Models,
+) -> None:
+    client = models.client
+    project = models.project(b"", manifest(*models.test_lines[:3]))
+    arns = [models.train(project, name) for name in ("a", "b", "c")]
+    for name in ("a", "b", "c"):
+        models.failed(project, name)  # an empty training dataset: quick to end
+    first = client.describe_project_versions(ProjectArn=project, MaxResults=2)
+    assert [d["ProjectVersionArn"] for d in first["ProjectVersionDescriptions"]] == arns[:0:-1]
+    second = client.describe_project_versions(
+        ProjectArn=project, MaxResults=2, NextToken=first["NextToken"]
+    )
+    assert [d["ProjectVersionArn"] for d in second["ProjectVersionDescriptions"]] == arns[:1]
+    assert "NextToken" not in second
+    paginator = client.get_paginator("describe_project_versions")
+    pages = list(paginator.paginate(ProjectArn=project, PaginationConfig={"PageSize": 1}))
+    assert [p["ProjectVersionDescriptions"][0]["ProjectVersionArn"] for p in pages] == arns[::-1]
+    named = client.describe_project_versions(ProjectArn=project, VersionNames=["c", "a", "zz"])
+    assert [d["ProjectVersionArn"] for d in named["ProjectVersionDescriptions"]] == [
+        arns[2],
+        arns[0],
+    ]
+    code, _, _ = error_of(
+        client.describe_project_versions,
+        ProjectArn=project,
+        VersionNames=["a"],
+        NextToken=first["NextToken"],  # a token of another query
+    )
+    assert code == "InvalidPaginationTokenException"
+    code, _, _ = error_of(
+        client.describe_project_versions, ProjectArn=project, NextToken=first["NextToken"] + "x"
+    )
+    assert code == "InvalidPaginationTokenException"
