@@ -52,7 +52,7 @@ from support.raw import Answer, check_shape, operation_model, rekognition_model
 
 EXAMPLES = env_int("MANIFESTDB_FUZZ_EXAMPLES", 150)
 SERVED = tuple(SERVED_OPERATIONS)  # every served operation, in the order of the spec
-NOT_SERVED = ("DetectLabels", "CreateProjectVersion", "StartProjectVersion")
+NOT_SERVED = ("DetectLabels", "CopyProjectVersion", "IndexFaces")
 # Where the control dataset's ARN may be sent: operations that only read it.
 CONTROL_MAY_BE_READ = {
     ("DescribeDataset", "DatasetArn"),
