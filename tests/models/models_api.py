@@ -42,6 +42,19 @@ def write_shapes(folder: Path, prefix: str, seed: int, per_shape: int) -> list[d
 SIDE = 128  # of a scene of shapes with boxes
 
 
+def write_several(folder: Path, prefix: str, seed: int, count: int) -> list[dict[str, Any]]:
+    """PNG images of a circle, a square or both, with one image-level label per shape."""
+    rng = random.Random(seed)
+    lines = []
+    for n in range(count):
+        present = rng.sample(["circle", "square"], rng.choice([1, 2]))
+        name = f"{prefix}/several-{n}.png"
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        draw(rng, present, size=SIDE).image.save(folder / name)
+        lines.append(image_line(f"s3://images/{name}", *present))
+    return lines
+
+
 def write_scenes(folder: Path, prefix: str, seed: int, count: int) -> list[dict[str, Any]]:
     """PNG images of one to three shapes each, and their bounding-box lines."""
     rng = random.Random(seed)

@@ -13,7 +13,16 @@ from typing import Any
 
 import orjson
 import pytest
-from models_api import FAST, SIDE, VERSION_ARN, Models, error_of, png, write_scenes
+from models_api import (
+    FAST,
+    SIDE,
+    VERSION_ARN,
+    Models,
+    error_of,
+    png,
+    write_scenes,
+    write_several,
+)
 from PIL import Image
 from shapes import SHAPES, draw
 
@@ -421,3 +430,30 @@ def test_describe_project_versions_pages_newest_first_and_filters_by_name(
         client.describe_project_versions, ProjectArn=project, NextToken=first["NextToken"] + "x"
     )
     assert code == "InvalidPaginationTokenException"
+
+
+def test_several_labels_an_image_train_a_multi_label_classifier(models: Models) -> None:
+    folder = models.buckets / "images"
+    train, test = write_several(folder, "multi", 21, 60), write_several(folder, "multi-t", 22, 20)
+    project = models.project(manifest(*train), manifest(*test))
+    version = models.train(project)
+    described = models.wait_trained(project)
+    assert described["EvaluationResult"]["F1Score"] >= 0.9
+    name = described["EvaluationResult"]["Summary"]["S3Object"]["Name"]
+    summary = orjson.loads((models.buckets / "out" / name).read_bytes())
+    assert "ConfusionMatrix" not in summary["AggregatedEvaluationResults"]  # not one label each
+    assert sorted(summary["EvaluationDetails"]["Labels"]) == ["circle", "square"]
+    models.client.start_project_version(ProjectVersionArn=version, MinInferenceUnits=1)
+    models.client.get_waiter("project_version_running").wait(
+        ProjectArn=project, VersionNames=["v1"], WaiterConfig=FAST
+    )
+    rng = random.Random(23)
+    right = 0
+    for n in range(10):
+        present = [["circle"], ["square"], ["circle", "square"]][n % 3]
+        found = models.client.detect_custom_labels(
+            ProjectVersionArn=version, Image={"Bytes": png(draw(rng, present, size=SIDE).image)}
+        )["CustomLabels"]
+        right += sorted(label["Name"] for label in found) == present
+    assert right >= 8
+    models.client.stop_project_version(ProjectVersionArn=version)
