@@ -323,7 +323,11 @@ def main() -> None:
         bench = Bench(Path(scratch))
         try:
             results: dict[str, Any] = {
-                "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
+                "machine": (
+                    f"{platform.machine()}, {os.cpu_count()} cores, "
+                    f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
+                    f"{platform.platform()}"
+                ),
                 "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                 "command": "make bench-models" + (" (--quick)" if options.quick else ""),
                 "classification": classification(bench, count, calls),
