@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from shapes import SHAPES, draw  # noqa: E402
 
 from manifestdb.harness import ServerProcess  # noqa: E402
+from support.lines import box_line, image_line  # noqa: E402
 
 WIDTH, HEIGHT = 640, 480
 MARK_START = "<!-- bench_models: start -->"
@@ -49,8 +50,11 @@ MARK_END = "<!-- bench_models: end -->"
 WAIT = {"Delay": 1, "MaxAttempts": 3600}
 
 
-def photo(rng: random.Random, shapes: list[str]) -> tuple[bytes, list[tuple[str, tuple[int, ...]]]]:
-    """A 640x480 JPEG: a square scene of `shapes` (480 px) at a random place, noise around."""
+def photo(
+    rng: random.Random, shapes: list[str]
+) -> tuple[bytes, list[tuple[str, int, int, int, int]]]:
+    """A 640x480 JPEG: a square scene of `shapes` (480 px) at a random place, noise around; the
+    boxes as (label, left, top, width, height) pixels."""
     drawn = draw(rng, shapes, size=HEIGHT)
     canvas = Image.new("RGB", (WIDTH, HEIGHT), tuple(rng.randrange(256) for _ in range(3)))
     left = rng.randrange(WIDTH - HEIGHT + 1)
@@ -58,47 +62,10 @@ def photo(rng: random.Random, shapes: list[str]) -> tuple[bytes, list[tuple[str,
     buffer = io.BytesIO()
     canvas.save(buffer, "JPEG", quality=90)
     boxes = [
-        (shape, (round(x0) + left, round(y0), round(x1 - x0), round(y1 - y0)))
+        (shape, round(x0) + left, round(y0), round(x1 - x0), round(y1 - y0))
         for shape, (x0, y0, x1, y1) in drawn.shapes
     ]
     return buffer.getvalue(), boxes
-
-
-def class_line(ref: str, label: str) -> dict[str, Any]:
-    return {
-        "source-ref": ref,
-        "label": 1,
-        "label-metadata": {
-            "class-name": label,
-            "confidence": 1,
-            "type": "groundtruth/image-classification",
-            "human-annotated": "yes",
-            "creation-date": "2026-12-08T00:00:00",
-            "job-name": "bench",
-        },
-    }
-
-
-def box_line(ref: str, boxes: list[tuple[str, tuple[int, ...]]], size: tuple[int, int]) -> dict:
-    ids = {label: n for n, label in enumerate(sorted({label for label, _ in boxes}))}
-    return {
-        "source-ref": ref,
-        "bounding-box": {
-            "image_size": [{"width": size[0], "height": size[1], "depth": 3}],
-            "annotations": [
-                {"class_id": ids[label], "left": b[0], "top": b[1], "width": b[2], "height": b[3]}
-                for label, b in boxes
-            ],
-        },
-        "bounding-box-metadata": {
-            "objects": [{"confidence": 1} for _ in boxes],
-            "class-map": {str(n): label for label, n in ids.items()},
-            "type": "groundtruth/object-detection",
-            "human-annotated": "yes",
-            "creation-date": "2026-12-08T00:00:00",
-            "job-name": "bench",
-        },
-    }
 
 
 class Bench:
@@ -170,6 +137,23 @@ class Bench:
             "p99_ms": times[min(len(times) - 1, round(0.99 * (len(times) - 1)))],
         }
 
+    def measure(
+        self, train: list[dict[str, Any]], test: list[dict[str, Any]], images: list[bytes]
+    ) -> dict[str, Any]:
+        """Train a project of these lines; its figures, and DetectCustomLabels' latency on
+        `images` (none: not measured)."""
+        project = self.project(train, test)
+        seconds, described, summary = self.train(project)
+        return {
+            "train_images": len(train),
+            "test_images": len(test),
+            "seconds": seconds,
+            "images_per_s": len(train) / seconds,
+            "f1": described["EvaluationResult"]["F1Score"],
+            "map": summary["AggregatedEvaluationResults"].get("AveragePrecision"),
+            "detect": self.latency(project, described, images) if images else None,
+        }
+
     def stop(self) -> None:
         self.server.stop()
 
@@ -177,26 +161,17 @@ class Bench:
 def classification(bench: Bench, count: int, calls: int) -> dict[str, Any]:
     rng = random.Random(1)
     train = [
-        class_line(bench.put(f"c/train-{n}.jpg", photo(rng, [shape])[0]), shape)
+        image_line(bench.put(f"c/train-{n}.jpg", photo(rng, [shape])[0]), shape)
         for n in range(count)
         for shape in [SHAPES[n % 3]]
     ]
     test = [
-        class_line(bench.put(f"c/test-{n}.jpg", photo(rng, [shape])[0]), shape)
+        image_line(bench.put(f"c/test-{n}.jpg", photo(rng, [shape])[0]), shape)
         for n in range(count // 4)
         for shape in [SHAPES[n % 3]]
     ]
-    project = bench.project(train, test)
-    seconds, described, _ = bench.train(project)
     images = [photo(rng, [SHAPES[n % 3]])[0] for n in range(calls)]
-    return {
-        "train_images": count,
-        "test_images": len(test),
-        "seconds": seconds,
-        "images_per_s": count / seconds,
-        "f1": described["EvaluationResult"]["F1Score"],
-        "detect": bench.latency(project, described, images),
-    }
+    return bench.measure(train, test, images)
 
 
 def detection(bench: Bench, count: int, calls: int) -> dict[str, Any]:
@@ -208,18 +183,8 @@ def detection(bench: Bench, count: int, calls: int) -> dict[str, Any]:
 
     train = [scene(f"d/train-{n}.jpg") for n in range(count)]
     test = [scene(f"d/test-{n}.jpg") for n in range(count // 4)]
-    project = bench.project(train, test)
-    seconds, described, summary = bench.train(project)
     images = [photo(rng, rng.sample(SHAPES, 2))[0] for _ in range(calls)]
-    return {
-        "train_images": count,
-        "test_images": len(test),
-        "seconds": seconds,
-        "images_per_s": count / seconds,
-        "f1": described["EvaluationResult"]["F1Score"],
-        "map": summary["AggregatedEvaluationResults"].get("AveragePrecision"),
-        "detect": bench.latency(project, described, images),
-    }
+    return bench.measure(train, test, images)
 
 
 def digits(bench: Bench) -> dict[str, Any] | None:
@@ -237,18 +202,11 @@ def digits(bench: Bench) -> dict[str, Any] | None:
         buffer = io.BytesIO()
         image.save(buffer, "PNG")
         ref = bench.put(f"digits/{where}-{index}.png", buffer.getvalue())
-        return class_line(ref, str(int(data.target[index])))
+        return image_line(ref, str(int(data.target[index])))
 
     train = [line(i, "train") for i in order[:1000]]
     test = [line(i, "test") for i in order[1000:1500]]
-    seconds, described, _ = bench.train(bench.project(train, test))
-    return {
-        "train_images": 1000,
-        "test_images": 500,
-        "seconds": seconds,
-        "images_per_s": 1000 / seconds,
-        "f1": described["EvaluationResult"]["F1Score"],
-    }
+    return bench.measure(train, test, [])
 
 
 def table(results: dict[str, Any]) -> str:

@@ -109,6 +109,14 @@ def _describe(s3_object: dict[str, Any]) -> str:
     return f"s3://{s3_object['Bucket']}/{s3_object['Name']}"
 
 
+def s3_object_of(source_ref: str) -> dict[str, str] | None:
+    """{"Bucket", "Name"} of an `s3://bucket/key` source-ref, or None for another form."""
+    if not source_ref.startswith("s3://"):
+        return None
+    bucket, _, name = source_ref[5:].partition("/")
+    return {"Bucket": bucket, "Name": name} if bucket and name else None
+
+
 def check_s3_object(settings: Settings, s3_object: dict[str, Any]) -> int:
     """The object's size in bytes, or ObjectUnreadable when it cannot be read."""
     return stat_s3_object(settings, s3_object)[0]

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 from PIL import Image
@@ -127,6 +128,18 @@ class Models:
         waiter = self.client.get_waiter("project_version_training_completed")
         waiter.wait(ProjectArn=project, VersionNames=[name], WaiterConfig=FAST)
         return self.describe(project, name)
+
+    def summary(self, described: dict[str, Any]) -> dict[str, Any]:
+        """The evaluation summary file a trained version's description names."""
+        name = described["EvaluationResult"]["Summary"]["S3Object"]["Name"]
+        return dict(orjson.loads((self.buckets / "out" / name).read_bytes()))
+
+    def run(self, project: str, version: str, name: str = "v1") -> None:
+        """StartProjectVersion, then the waiter until it is RUNNING."""
+        self.client.start_project_version(ProjectVersionArn=version, MinInferenceUnits=1)
+        self.client.get_waiter("project_version_running").wait(
+            ProjectArn=project, VersionNames=[name], WaiterConfig=FAST
+        )
 
     def failed(self, project: str, name: str = "v1") -> dict[str, Any]:
         waiter = self.client.get_waiter("project_version_training_completed")

@@ -156,8 +156,7 @@ def test_a_running_model_detects_held_out_shapes(models: Models, trained: tuple[
     )["CustomLabels"]
     assert high == everything[:1]
     # Without MinConfidence: the labels at or above their assumed thresholds.
-    summary_name = described["EvaluationResult"]["Summary"]["S3Object"]["Name"]
-    summary = orjson.loads((models.buckets / "out" / summary_name).read_bytes())
+    summary = models.summary(described)
     thresholds = {
         item["Label"]: item["Metrics"]["Threshold"] for item in summary["LabelEvaluationResults"]
     }
@@ -203,10 +202,7 @@ def test_detect_refuses_what_is_not_a_usable_image(
 ) -> None:
     project, version = trained
     if models.describe(project)["Status"] != "RUNNING":
-        models.client.start_project_version(ProjectVersionArn=version, MinInferenceUnits=1)
-        models.client.get_waiter("project_version_running").wait(
-            ProjectArn=project, VersionNames=["v1"], WaiterConfig=FAST
-        )
+        models.run(project, version)
     if image.get("Bytes") == "gif":
         buffer = io.BytesIO()
         Image.new("RGB", (32, 32)).save(buffer, "GIF")
@@ -229,10 +225,7 @@ def test_stop_then_delete_and_the_rules_of_busy_models(
     project, version = trained
     client = models.client
     if models.describe(project)["Status"] != "RUNNING":
-        client.start_project_version(ProjectVersionArn=version, MinInferenceUnits=1)
-        client.get_waiter("project_version_running").wait(
-            ProjectArn=project, VersionNames=["v1"], WaiterConfig=FAST
-        )
+        models.run(project, version)
     code, _, message = error_of(client.delete_project_version, ProjectVersionArn=version)
     assert code == "ResourceInUseException" and "RUNNING" in message
     code, _, message = error_of(client.delete_project, ProjectArn=project)
@@ -332,8 +325,7 @@ def test_auto_create_splits_the_training_dataset_and_names_are_unique(models: Mo
     assert code == "ResourceInUseException" and "already has a version named v1" in message
     described = models.wait_trained(project)
     assert described["TestingDataResult"]["Input"]["AutoCreate"] is True
-    name = described["EvaluationResult"]["Summary"]["S3Object"]["Name"]
-    details = orjson.loads((models.buckets / "out" / name).read_bytes())["EvaluationDetails"]
+    details = models.summary(described)["EvaluationDetails"]
     assert details["NumberOfTrainingImages"] + details["NumberOfTestingImages"] == 36
     assert details["NumberOfTestingImages"] == round(36 * 0.2)
 
@@ -365,16 +357,12 @@ def test_a_detector_is_trained_on_boxes_and_finds_held_out_shapes(models: Models
     version = models.train(project)
     described = models.wait_trained(project)
     assert described["EvaluationResult"]["F1Score"] >= 0.8
-    name = described["EvaluationResult"]["Summary"]["S3Object"]["Name"]
-    summary = orjson.loads((models.buckets / "out" / name).read_bytes())
+    summary = models.summary(described)
     aggregated = summary["AggregatedEvaluationResults"]
     assert "ConfusionMatrix" not in aggregated
     assert aggregated["AveragePrecision"] >= 0.8 and aggregated["AverageRecall"] >= 0.8
     assert sorted(summary["EvaluationDetails"]["Labels"]) == sorted(SHAPES)
-    models.client.start_project_version(ProjectVersionArn=version, MinInferenceUnits=1)
-    models.client.get_waiter("project_version_running").wait(
-        ProjectArn=project, VersionNames=["v1"], WaiterConfig=FAST
-    )
+    models.run(project, version)
     rng = random.Random(13)
     expected = matched = 0
     for _ in range(10):
@@ -439,14 +427,10 @@ def test_several_labels_an_image_train_a_multi_label_classifier(models: Models) 
     version = models.train(project)
     described = models.wait_trained(project)
     assert described["EvaluationResult"]["F1Score"] >= 0.9
-    name = described["EvaluationResult"]["Summary"]["S3Object"]["Name"]
-    summary = orjson.loads((models.buckets / "out" / name).read_bytes())
+    summary = models.summary(described)
     assert "ConfusionMatrix" not in summary["AggregatedEvaluationResults"]  # not one label each
     assert sorted(summary["EvaluationDetails"]["Labels"]) == ["circle", "square"]
-    models.client.start_project_version(ProjectVersionArn=version, MinInferenceUnits=1)
-    models.client.get_waiter("project_version_running").wait(
-        ProjectArn=project, VersionNames=["v1"], WaiterConfig=FAST
-    )
+    models.run(project, version)
     rng = random.Random(23)
     right = 0
     for n in range(10):

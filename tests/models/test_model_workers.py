@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from models_api import FAST, Models, png
+from models_api import Models, png
 from shapes import draw
 
 from manifestdb.harness import WorkerProcess
@@ -40,10 +40,7 @@ def test_a_worker_trains_what_an_api_only_server_queued(database: str, tmp_path:
         described = models.wait_trained(project)
         assert described["EvaluationResult"]["F1Score"] >= 0.9
         assert "job" in worker.log() and "train" in worker.log()
-        models.client.start_project_version(ProjectVersionArn=version, MinInferenceUnits=1)
-        models.client.get_waiter("project_version_running").wait(
-            ProjectArn=project, VersionNames=["v1"], WaiterConfig=FAST
-        )
+        models.run(project, version)
         found = models.client.detect_custom_labels(
             ProjectVersionArn=version,
             Image={"Bytes": png(draw(random.Random(8), ["triangle"]).image)},

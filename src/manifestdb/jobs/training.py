@@ -169,10 +169,8 @@ class _Data:
         self.examples = examples
 
 
-def _loader(settings: Settings, source_ref: str) -> Callable[[], Image.Image]:
+def _loader(settings: Settings, s3_object: dict[str, str]) -> Callable[[], Image.Image]:
     def load() -> Image.Image:
-        bucket, _, name = source_ref[5:].partition("/")
-        s3_object = {"Bucket": bucket, "Name": name}
         size = objects.check_s3_object(settings, s3_object)
         if size > MAX_IMAGE_BYTES:
             raise ValueError(f"{size} bytes, over the {MAX_IMAGE_BYTES} bytes of an image")
@@ -193,12 +191,13 @@ def _examples(settings: Settings, lines: list[str]) -> list[Example]:
     for text in lines:
         line = orjson.loads(text)
         source_ref = line.get("source-ref")
-        if type(source_ref) is not str or not source_ref.startswith("s3://"):
+        s3_object = objects.s3_object_of(source_ref) if type(source_ref) is str else None
+        if s3_object is None:
             continue
         found.append(
             Example(
                 source_ref,
-                _loader(settings, source_ref),
+                _loader(settings, s3_object),
                 tuple(dict.fromkeys(image_labels(line))),
                 tuple(training_boxes(line)),
             )

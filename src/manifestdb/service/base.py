@@ -7,12 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 from manifestdb.config import Settings
-from manifestdb.service.arns import parse_dataset_arn, parse_project_arn
+from manifestdb.service.arns import parse_dataset_arn, parse_project_arn, parse_version_arn
 from manifestdb.service.context import Caller
 from manifestdb.service.errors import ResourceNotFoundException
 from manifestdb.service.pagination import TokenCodec
 from manifestdb.states import STATUS_MESSAGES, DatasetStatus, DatasetStatusMessageCode
-from manifestdb.store import DatasetRecord, ProjectRecord, Store, Tx
+from manifestdb.store import DatasetRecord, ProjectRecord, ProjectVersionRecord, Store, Tx
 
 
 class ServiceBase:
@@ -54,6 +54,21 @@ class ServiceBase:
         ):
             raise ResourceNotFoundException(f"The dataset {arn} does not exist.")
         return dataset
+
+    def version_for(
+        self, tx: Tx, caller: Caller, arn: str, *, lock: bool = False
+    ) -> ProjectVersionRecord:
+        """The caller's model (project version) with this ARN, or ResourceNotFoundException."""
+        parts = parse_version_arn(arn)
+        version = tx.project_version_by_arn(arn, lock=lock) if parts else None
+        if (
+            parts is None
+            or version is None
+            or parts.account != caller.account
+            or parts.region != caller.region
+        ):
+            raise ResourceNotFoundException(f"The model {arn} does not exist.")
+        return version
 
     @staticmethod
     def start_update(tx: Tx, dataset: DatasetRecord, now: float) -> None:

@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from manifestdb import objects
 from manifestdb.manifest.edit import Box, EditRefused, EntryEdit, clean_line, edited_line
+from manifestdb.objects import s3_object_of
 from manifestdb.service.base import ServiceBase
 from manifestdb.service.context import Caller
 from manifestdb.service.errors import (
@@ -26,7 +27,6 @@ from manifestdb.service.errors import (
     InvalidParameterException,
     ResourceNotFoundException,
 )
-from manifestdb.service.images import s3_object_of
 from manifestdb.service.thumbnails import NotAnImage, image_size
 
 MAX_EDITS = 1000  # entries a save edits; the change must stay under 5 MiB as well

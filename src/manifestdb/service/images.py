@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError, ClientError
 
 from manifestdb import objects
+from manifestdb.objects import s3_object_of
 from manifestdb.service.base import ServiceBase
 from manifestdb.service.context import Caller
 from manifestdb.service.errors import ResourceNotFoundException
@@ -41,14 +42,6 @@ class EntryImage:
     chunks: Iterator[bytes] | None = None
     etag: str | None = None
     problem: str | None = None  # set when this is a placeholder
-
-
-def s3_object_of(source_ref: str) -> dict[str, str] | None:
-    """{"Bucket", "Name"} of an `s3://bucket/key` source-ref, or None for another form."""
-    if not source_ref.startswith("s3://"):
-        return None
-    bucket, _, name = source_ref[5:].partition("/")
-    return {"Bucket": bucket, "Name": name} if bucket and name else None
 
 
 def placeholder(source_ref: str, reason: str, side: int = 256) -> EntryImage:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from manifestdb import models, objects
-from manifestdb.service.arns import parse_version_arn, version_arn
+from manifestdb.service.arns import version_arn
 from manifestdb.service.base import ServiceBase
 from manifestdb.service.context import Caller
 from manifestdb.service.errors import (
@@ -30,7 +30,6 @@ from manifestdb.service.errors import (
     InvalidS3ObjectException,
     NotImplementedOperationException,
     ResourceInUseException,
-    ResourceNotFoundException,
     ResourceNotReadyException,
 )
 from manifestdb.service.tags import check_new_tags
@@ -98,21 +97,6 @@ class ModelOperations(ServiceBase):
         if self._served is None:
             self._served = _Served()
         return self._served
-
-    def version_for(
-        self, tx: Tx, caller: Caller, arn: str, *, lock: bool = False
-    ) -> ProjectVersionRecord:
-        """The caller's model with this ARN, or ResourceNotFoundException."""
-        parts = parse_version_arn(arn)
-        version = tx.project_version_by_arn(arn, lock=lock) if parts else None
-        if (
-            parts is None
-            or version is None
-            or parts.account != caller.account
-            or parts.region != caller.region
-        ):
-            raise ResourceNotFoundException(f"The model {arn} does not exist.")
-        return version
 
     # -- CreateProjectVersion ------------------------------------------------------------------
 
@@ -477,7 +461,7 @@ def _sources(
 
 
 def _described(version: ProjectVersionRecord) -> dict[str, Any]:
-    """The ProjectVersionDescription shape."""
+    """The ProjectVersionDescription shape (members None are left out by the serializer)."""
     described: dict[str, Any] = {
         "ProjectVersionArn": version.arn,
         "CreationTimestamp": version.created_at,
@@ -485,19 +469,13 @@ def _described(version: ProjectVersionRecord) -> dict[str, Any]:
         "StatusMessage": version.status_message,
         "OutputConfig": {"S3Bucket": version.output_bucket, "S3KeyPrefix": version.output_prefix},
         "Feature": "CUSTOM_LABELS",
+        "MinInferenceUnits": version.min_units,
+        "MaxInferenceUnits": version.max_units,
+        "TrainingEndTimestamp": version.training_end,
+        "BillableTrainingTimeInSeconds": version.billable_seconds,
+        "KmsKeyId": version.kms_key_id,
+        "VersionDescription": version.description,
     }
-    if version.min_units is not None:
-        described["MinInferenceUnits"] = version.min_units
-    if version.max_units is not None:
-        described["MaxInferenceUnits"] = version.max_units
-    if version.training_end is not None:
-        described["TrainingEndTimestamp"] = version.training_end
-    if version.billable_seconds is not None:
-        described["BillableTrainingTimeInSeconds"] = version.billable_seconds
-    if version.kms_key_id is not None:
-        described["KmsKeyId"] = version.kms_key_id
-    if version.description is not None:
-        described["VersionDescription"] = version.description
     details = version.details
     if "summary" in details:
         described["EvaluationResult"] = {

@@ -16,11 +16,7 @@ from typing import Any
 from manifestdb.service.arns import parse_dataset_arn, parse_project_arn, parse_version_arn
 from manifestdb.service.base import ServiceBase
 from manifestdb.service.context import Caller
-from manifestdb.service.errors import (
-    InvalidParameterException,
-    ResourceNotFoundException,
-    ServiceQuotaExceededException,
-)
+from manifestdb.service.errors import InvalidParameterException, ServiceQuotaExceededException
 from manifestdb.store import Tx
 
 MAX_TAGS = 50
@@ -52,12 +48,8 @@ class TagOperations(ServiceBase):
             return self.dataset_for(tx, caller, resource_arn).arn
         if parse_project_arn(resource_arn):
             return self.project_for(tx, caller, resource_arn).arn
-        parts = parse_version_arn(resource_arn)
-        if parts is not None:
-            version = tx.project_version_by_arn(resource_arn)
-            if version is None or (parts.account, parts.region) != (caller.account, caller.region):
-                raise ResourceNotFoundException(f"The model {resource_arn} does not exist.")
-            return version.arn
+        if parse_version_arn(resource_arn):
+            return self.version_for(tx, caller, resource_arn).arn
         raise InvalidParameterException(
             f"ResourceArn {resource_arn[:200]!r} is not the ARN of a project "
             "(arn:aws:rekognition:<region>:<account>:project/<name>/<created>), of a dataset "

@@ -62,28 +62,25 @@ class ProjectVersionQueries:
         assert key is not None
         return ProjectVersionRecord(id=int(key[0]), details={}, **values)
 
-    def project_version_by_arn(
-        self, arn: str, *, lock: bool = False
-    ) -> ProjectVersionRecord | None:
-        query = select(project_versions).where(project_versions.c.arn == arn)
+    def _one_version(self, *where: Any, lock: bool = False) -> ProjectVersionRecord | None:
+        query = select(project_versions).where(*where)
         if lock:
             query = query.with_for_update(key_share=True)
         row = self.conn.execute(query).first()
         return _version(row) if row else None
 
+    def project_version_by_arn(
+        self, arn: str, *, lock: bool = False
+    ) -> ProjectVersionRecord | None:
+        return self._one_version(project_versions.c.arn == arn, lock=lock)
+
     def project_version_by_id(self, version_id: int) -> ProjectVersionRecord | None:
-        row = self.conn.execute(
-            select(project_versions).where(project_versions.c.id == version_id)
-        ).first()
-        return _version(row) if row else None
+        return self._one_version(project_versions.c.id == version_id)
 
     def project_version_named(self, project_id: int, name: str) -> ProjectVersionRecord | None:
-        row = self.conn.execute(
-            select(project_versions).where(
-                project_versions.c.project_id == project_id, project_versions.c.name == name
-            )
-        ).first()
-        return _version(row) if row else None
+        return self._one_version(
+            project_versions.c.project_id == project_id, project_versions.c.name == name
+        )
 
     def list_project_versions(
         self, project_id: int, *, before_id: int | None, limit: int, names: Sequence[str] | None

@@ -212,20 +212,22 @@ def _create_dataset(_caller: Caller, params: Mapping[str, Any]) -> list[Permissi
         needed.append(("ListDatasetEntries", str(source)))
     if params.get("Tags"):
         # As AWS: tagging at creation also needs TagResource, on the dataset to be (any time).
-        name = project.split(":project/", 1)[-1].rsplit("/", 1)[0]
         kind = str(params["DatasetType"]).lower()
-        prefix = project.split(":project/", 1)[0]
-        needed.append(("TagResource", f"{prefix}:project/{name}/dataset/{kind}/*"))
+        needed.append(("TagResource", _in_project(project, f"dataset/{kind}/*")))
     return needed
+
+
+def _in_project(project_arn: str, rest: str) -> str:
+    """The ARN pattern of a resource to be made in a project: `...:project/NAME/` + `rest`."""
+    prefix, _, path = project_arn.partition(":project/")
+    return f"{prefix}:project/{path.rsplit('/', 1)[0]}/{rest}"
 
 
 def _create_version(_caller: Caller, params: Mapping[str, Any]) -> list[Permission]:
     project = str(params["ProjectArn"])
     needed = [("CreateProjectVersion", project)]
     if params.get("Tags"):  # as AWS: tagging at creation also needs TagResource, on the model
-        prefix, _, rest = project.partition(":project/")
-        name = rest.rsplit("/", 1)[0]
-        needed.append(("TagResource", f"{prefix}:project/{name}/version/{params['VersionName']}/*"))
+        needed.append(("TagResource", _in_project(project, f"version/{params['VersionName']}/*")))
     return needed
 
 
